@@ -1,0 +1,1 @@
+"""The HTTP entry point: Falcon resources, middleware and the composition root."""

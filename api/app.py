@@ -1,0 +1,77 @@
+"""The composition root of the web process. ``create_app`` does no I/O: tests call
+it with their own deps; ``api/wsgi.py`` calls it with deps built lazily per worker."""
+from __future__ import annotations
+
+import threading
+from typing import Callable
+
+import falcon
+
+from api import errors
+from api.middleware import AuthMiddleware, RequestContextMiddleware
+from api.openapi import OpenApi
+from api.resources import applications, audit, auth, health, users
+from core.settings import Settings
+from services.deps import Deps
+
+DepsSource = Deps | Callable[[], Deps]
+
+
+class LazyDeps:
+    """Builds deps on first use, so a MongoClient is never created before gunicorn forks."""
+
+    def __init__(self, factory: Callable[[], Deps]) -> None:
+        self._factory = factory
+        self._deps: Deps | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self) -> Deps:
+        if self._deps is None:
+            with self._lock:
+                if self._deps is None:
+                    self._deps = self._factory()
+        return self._deps
+
+
+def _routes(provide: Callable[[], Deps]) -> list[tuple[str, object]]:
+    return [
+        ("/healthz", health.Health(provide)),
+        ("/readyz", health.Ready(provide)),
+        ("/.well-known/security.txt", health.SecurityTxt(provide)),
+        ("/api/auth/register", auth.Register(provide)),
+        ("/api/auth/verify-email", auth.VerifyEmail(provide)),
+        ("/api/auth/login", auth.Login(provide)),
+        ("/api/auth/refresh", auth.Refresh(provide)),
+        ("/api/auth/logout", auth.Logout(provide)),
+        ("/api/auth/logout-all", auth.LogoutAll(provide)),
+        ("/api/users/me", users.Me(provide)),
+        ("/api/applications", applications.Collection(provide)),
+        ("/api/applications/{app_id}", applications.Item(provide)),
+        ("/api/applications/{app_id}/status", applications.StatusChange(provide)),
+        ("/api/applications/{app_id}/history", applications.History(provide)),
+        ("/api/audit/events", audit.Events(provide)),
+    ]
+
+
+def create_app(settings: Settings, deps: DepsSource) -> falcon.App:
+    provide: Callable[[], Deps] = (lambda: deps) if isinstance(deps, Deps) else LazyDeps(deps)
+    origins = frozenset(o for o in settings.allowed_origins if o not in ("null", "*"))
+    app = falcon.App(
+        middleware=[
+            RequestContextMiddleware(settings),
+            falcon.CORSMiddleware(
+                allow_origins=origins,
+                allow_credentials=origins,
+                expose_headers=["ETag", "X-Request-ID", "Retry-After", "Location"],
+            ),
+            AuthMiddleware(provide),
+        ],
+    )
+    app.req_options.strip_url_path_trailing_slash = True
+    app.req_options.keep_blank_qs_values = False
+    errors.install(app)
+    routes = _routes(provide)
+    for template, resource in routes:
+        app.add_route(template, resource)
+    app.add_route("/api/openapi.json", OpenApi(provide, routes))
+    return app

@@ -1,0 +1,95 @@
+"""Domain errors. They carry data, never HTTP; ``api/errors.py`` maps them to answers."""
+from __future__ import annotations
+
+
+class WardenError(Exception):
+    code = "error"
+
+    def __init__(self, detail: str = "", **data: object) -> None:
+        super().__init__(detail or self.__class__.__doc__ or self.code)
+        self.detail = detail or (self.__class__.__doc__ or "").strip()
+        self.data = data
+
+
+class ValidationFailed(WardenError):
+    """The request did not pass validation."""
+
+    code = "validation_failed"
+
+    def __init__(self, detail: str = "", errors: list[dict[str, str]] | None = None, code: str | None = None) -> None:
+        super().__init__(detail)
+        self.errors = errors or []
+        if code:
+            self.code = code
+
+
+class WeakPassword(ValidationFailed):
+    """The password does not meet the password policy."""
+
+    code = "weak_password"
+
+
+class AuthenticationFailed(WardenError):
+    """Invalid email or password."""
+
+    code = "invalid_credentials"
+
+
+class EmailUnverified(WardenError):
+    """The email address has not been verified yet."""
+
+    code = "email_unverified"
+
+
+class InvalidToken(WardenError):
+    """The token is invalid, expired or already used."""
+
+    code = "invalid_token"
+
+
+class Unauthenticated(WardenError):
+    """Authentication is required."""
+
+    code = "unauthenticated"
+
+
+class Forbidden(WardenError):
+    """You are not allowed to do this."""
+
+    code = "forbidden"
+
+
+class NotFound(WardenError):
+    """No such resource."""
+
+    code = "not_found"
+
+
+class InvalidTransition(WardenError):
+    """That status change is not allowed from the current status."""
+
+    code = "invalid_transition"
+
+
+class NotEditable(WardenError):
+    """Only drafts can be edited."""
+
+    code = "not_editable"
+
+
+class VersionConflict(WardenError):
+    """The resource changed since you read it (If-Match did not match)."""
+
+    code = "version_conflict"
+
+
+class ConcurrencyError(WardenError):
+    """A concurrent write got there first (expected version did not match)."""
+
+    code = "concurrency_conflict"
+
+
+class StoreUnavailable(WardenError):
+    """The database did not answer."""
+
+    code = "service_unavailable"

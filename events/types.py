@@ -1,0 +1,38 @@
+"""Every event type, in one place. Stable dotted strings: never rename one that shipped."""
+from __future__ import annotations
+
+from enum import Enum
+
+
+class EventType(str, Enum):
+    USER_REGISTERED = "user.registered"
+    USER_EMAIL_VERIFIED = "user.email_verified"
+    USER_PROFILE_UPDATED = "user.profile_updated"
+    USER_ROLES_CHANGED = "user.roles_changed"
+    USER_DISABLED = "user.disabled"
+    USER_ENABLED = "user.enabled"
+    USER_PASSWORD_REHASHED = "user.password_rehashed"
+    REGISTRATION_DUPLICATE = "auth.registration_duplicate"
+    REGISTRATION_HONEYPOT = "auth.registration_honeypot"
+    EMAIL_CLAIMED = "email.claimed"
+
+    LOGIN_SUCCEEDED = "auth.login_succeeded"
+    LOGIN_FAILED = "auth.login_failed"
+    ACCOUNT_LOCKED = "auth.account_locked"
+    SESSION_STARTED = "session.started"
+    TOKEN_REFRESHED = "session.token_refreshed"
+    REFRESH_TOKEN_REUSED = "auth.refresh_token_reused"
+    SESSION_ENDED = "session.ended"
+    ALL_SESSIONS_REVOKED = "auth.all_sessions_revoked"
+
+    APPLICATION_CREATED = "application.created"
+    APPLICATION_UPDATED = "application.updated"
+    APPLICATION_STATUS_CHANGED = "application.status_changed"
+
+    ADMIN_ROLES_SET = "admin.roles_set"
+
+
+# Types whose events an application's history page shows.
+APPLICATION_TYPES = frozenset(
+    t.value for t in (EventType.APPLICATION_CREATED, EventType.APPLICATION_UPDATED, EventType.APPLICATION_STATUS_CHANGED)
+)

@@ -1,0 +1,1 @@
+"""The read model: one module per view, plus the runner that keeps them caught up."""
