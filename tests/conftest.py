@@ -15,6 +15,7 @@ from core.clock import FixedClock
 from core.settings import Argon2Params, Secret, Settings, new_encryption_key
 from events.memory import InMemoryEventStore
 from services.deps import Deps
+from tests.wire import wire_client, wire_db_name, wire_uri  # noqa: F401  (fixtures)
 
 CHEAP_ARGON2 = Argon2Params(time_cost=1, memory_cost=8192, parallelism=1)
 
@@ -110,3 +111,15 @@ class Api:
 @pytest.fixture
 def api(deps: Deps) -> Iterator[Api]:
     yield Api(deps)
+
+
+@pytest.fixture
+def wire_deps(settings: Settings, clock: FixedClock, wire_client: Any, wire_db_name: str) -> Iterator[Deps]:
+    """Deps over a real MongoDB-wire server (SecantusDB), fresh database per test."""
+    from events.mongo import MongoEventStore
+
+    db = wire_client[wire_db_name]
+    built = Deps.build(settings, db, MongoEventStore(wire_client, wire_db_name, clock), clock, wire_client)
+    built.ensure_schema()
+    yield built
+    wire_client.drop_database(wire_db_name)
