@@ -1,9 +1,10 @@
 """The composition root of the web process. ``create_app`` does no I/O: tests call
 it with their own deps; ``api/wsgi.py`` calls it with deps built lazily per worker."""
+
 from __future__ import annotations
 
 import threading
-from typing import Callable
+from collections.abc import Callable
 
 import falcon
 

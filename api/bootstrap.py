@@ -1,5 +1,6 @@
 """Production wiring for the web process: settings from the environment, logs,
 Sentry, and deps built lazily after gunicorn forks."""
+
 from __future__ import annotations
 
 import falcon

@@ -3,6 +3,7 @@
 Workers from WEB_CONCURRENCY; request timeouts bound slow clients; the app is
 not preloaded, so each worker builds its own MongoClient after the fork.
 """
+
 import os
 
 bind = os.environ.get("WARDEN_BIND", f"0.0.0.0:{os.environ.get('PORT', '8000')}")

@@ -1,4 +1,5 @@
 """Request context, security headers and authentication, in that order."""
+
 from __future__ import annotations
 
 import hmac
@@ -7,16 +8,17 @@ import logging
 import re
 import time
 import uuid
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import falcon
 
+from api.policy import Access, requirement
 from core.errors import Forbidden, Unauthenticated
 from core.settings import Settings
 from events.model import ANONYMOUS, Context
 from services.auth import authenticate
 from services.deps import Deps
-from api.policy import Access, requirement
 
 logger = logging.getLogger("warden.access")
 
@@ -42,7 +44,7 @@ def client_ip(req: falcon.Request, trusted_hops: int) -> str:
     ``trusted_hops``-th entry from the right; anything further left is the
     client's own claim and is ignored.
     """
-    remote = req.remote_addr or "0.0.0.0"
+    remote = req.remote_addr or "0.0.0.0"  # noqa: S104  (an address, not a bind)
     if trusted_hops <= 0:
         return remote
     forwarded = [part.strip() for part in (req.get_header("X-Forwarded-For") or "").split(",") if part.strip()]
@@ -94,7 +96,9 @@ class AuthMiddleware:
     def __init__(self, deps: Callable[[], Deps]) -> None:
         self._deps = deps
 
-    def process_resource(self, req: falcon.Request, resp: falcon.Response, resource: Any, params: dict[str, Any]) -> None:
+    def process_resource(
+        self, req: falcon.Request, resp: falcon.Response, resource: Any, params: dict[str, Any]
+    ) -> None:
         if resource is None or req.method == "OPTIONS":
             return
         need = requirement(resource, req.method)

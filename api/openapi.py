@@ -1,4 +1,5 @@
 """OpenAPI 3.1 built from the routes and the schemas resources declare."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -24,8 +25,9 @@ def build_spec(routes: list[tuple[str, object]]) -> dict[str, Any]:
             operation: dict[str, Any] = {
                 "summary": (resource.__class__.__doc__ or resource.__class__.__name__).strip().splitlines()[0],
                 "x-access": need.value,
-                "responses": {"default": {"description": "problem+json on error",
-                                          "content": {"application/problem+json": {}}}},
+                "responses": {
+                    "default": {"description": "problem+json on error", "content": {"application/problem+json": {}}}
+                },
             }
             if need is not Access.PUBLIC:
                 operation["security"] = [{"bearer": []}, {"cookie": []}]

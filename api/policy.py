@@ -1,12 +1,13 @@
 """What each route needs: every responder declares it; undeclared means denied."""
+
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 from core.permissions import Permission
 
 
-class Access(str, Enum):
+class Access(StrEnum):
     PUBLIC = "public"  # no authentication at all
     AUTHENTICATED = "authenticated"  # any signed-in user; the use case checks ownership
 

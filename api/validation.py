@@ -6,6 +6,7 @@ nesting at most 32 deep, no key starting with ``$`` or containing ``.`` (so no
 input can ever become a MongoDB operator), only declared fields, each of its
 declared type and length. The same declarations feed ``/api/openapi.json``.
 """
+
 from __future__ import annotations
 
 import json

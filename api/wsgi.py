@@ -1,4 +1,5 @@
 """gunicorn entry point: ``gunicorn api.wsgi:app``."""
+
 from api.bootstrap import web_app
 
 app = web_app()

@@ -5,6 +5,7 @@ SecantusDB process with its data in ``var/db`` and records its address in
 ``var/embedded.json``; other ``warden`` commands reuse it while it runs, or start
 one for their own duration. SecantusDB allows one process per storage path.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -15,8 +16,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from pymongo import MongoClient
 from pymongo.errors import PyMongoError
@@ -69,9 +70,22 @@ class EmbeddedServer:
         port = _free_port()
         log = open(self.var_dir / "embedded.log", "ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "secantus", "--host", "127.0.0.1", "--port", str(port),
-             "--storage-path", str(self.var_dir / "db"), "--log-level", "WARNING"],
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                sys.executable,
+                "-m",
+                "secantus",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--storage-path",
+                str(self.var_dir / "db"),
+                "--log-level",
+                "WARNING",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         uri = f"mongodb://127.0.0.1:{port}/"
         deadline = time.monotonic() + START_TIMEOUT

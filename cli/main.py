@@ -1,4 +1,5 @@
 """``warden``: serve, worker and the operator commands of API.md."""
+
 from __future__ import annotations
 
 import argparse
@@ -8,9 +9,9 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator
 
 from core.settings import ConfigError, Settings, generate_secrets
 
@@ -88,6 +89,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return code
 
 
+def cmd_worker(args: argparse.Namespace) -> int:
+    from core import logs
+    from jobs.main import run
+
+    logs.configure()
+    with connected(Settings.from_env()) as deps:
+        run(deps)
+    return 0
+
+
 def cmd_gen_secrets(args: argparse.Namespace) -> int:
     for name, value in generate_secrets().items():
         print(f"{name}={value}")
@@ -130,10 +141,20 @@ def cmd_outbox(args: argparse.Namespace) -> int:
     with connected(Settings.from_env()) as deps:
         messages = deps.mailer.list(to=args.to)
     if args.json:
-        print(json.dumps([
-            {"to": m["to"], "subject": m["subject"], "text": m["text"], "created_at": isoformat(m["created_at"])}
-            for m in messages
-        ], indent=2))
+        print(
+            json.dumps(
+                [
+                    {
+                        "to": m["to"],
+                        "subject": m["subject"],
+                        "text": m["text"],
+                        "created_at": isoformat(m["created_at"]),
+                    }
+                    for m in messages
+                ],
+                indent=2,
+            )
+        )
         return 0
     if not messages:
         print("outbox is empty")
@@ -177,6 +198,7 @@ def parser() -> argparse.ArgumentParser:
     serve = add("serve", cmd_serve, "Run the API under gunicorn (embedded database if no MONGODB_URI).")
     serve.add_argument("--bind", help="HOST:PORT (default 0.0.0.0:$PORT, PORT defaults to 8000)")
     serve.add_argument("--workers", type=int, help="gunicorn workers (default $WEB_CONCURRENCY or 2)")
+    add("worker", cmd_worker, "Run the scheduled jobs (one process; not inside gunicorn).")
     add("gen-secrets", cmd_gen_secrets, "Print fresh JWT_SECRET_KEY, SECRET_KEY and ENCRYPTION_KEY lines.")
     admin = add("create-admin", cmd_create_admin, "Create a verified admin; the password is read from stdin.")
     admin.add_argument("--email", required=True)

@@ -1,8 +1,9 @@
 """Injected time: production uses SystemClock, tests a FixedClock they can move."""
+
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 
@@ -13,7 +14,7 @@ class Clock(Protocol):
 class SystemClock:
     def now(self) -> datetime:
         # MongoDB stores milliseconds; truncate so what we hash is what we read back.
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
@@ -21,7 +22,7 @@ class FixedClock:
     """A clock for tests: frozen until advanced."""
 
     def __init__(self, start: datetime | None = None) -> None:
-        self._now = start or datetime(2026, 1, 1, tzinfo=timezone.utc)
+        self._now = start or datetime(2026, 1, 1, tzinfo=UTC)
         self._lock = threading.Lock()
 
     def now(self) -> datetime:
@@ -35,7 +36,7 @@ class FixedClock:
 
 def utc(dt: datetime) -> datetime:
     """Treat naive datetimes (as some drivers return them) as UTC."""
-    return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt.astimezone(timezone.utc)
+    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
 
 
 def isoformat(dt: datetime) -> str:

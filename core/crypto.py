@@ -6,6 +6,7 @@ field, so a ciphertext copied to another subject or field does not open. DEKs ar
 wrapped by the key-encryption key (KEK, ``ENCRYPTION_KEY``). Destroying a DEK
 makes everything sealed under it unreadable: that is erasure (crypto-shredding).
 """
+
 from __future__ import annotations
 
 import base64
@@ -88,7 +89,7 @@ def seal_field(data_key: bytes, subject_id: str, field: str, value: str) -> str:
 def open_field(data_key: bytes, subject_id: str, field: str, sealed: str) -> str:
     if not sealed.startswith(SEALED_PREFIX):
         raise DecryptionFailed("not a sealed value")
-    return _open(data_key, sealed[len(SEALED_PREFIX):], f"{subject_id}|{field}".encode()).decode()
+    return _open(data_key, sealed[len(SEALED_PREFIX) :], f"{subject_id}|{field}".encode()).decode()
 
 
 def is_sealed(value: object) -> bool:

@@ -1,4 +1,5 @@
 """Email normalization: one rule, used for lookups, blind indexes and rate-limit keys."""
+
 from __future__ import annotations
 
 import unicodedata

@@ -1,4 +1,5 @@
 """Domain errors. They carry data, never HTTP; ``api/errors.py`` maps them to answers."""
+
 from __future__ import annotations
 
 

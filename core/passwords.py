@@ -3,6 +3,7 @@
 Policy (NIST SP 800-63B): 12–128 characters, not a common password, not
 containing the email's local part. No composition rules.
 """
+
 from __future__ import annotations
 
 import functools

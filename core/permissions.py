@@ -4,19 +4,20 @@ Deny by default: a role has exactly the permissions listed here. Resources
 declare the permission they need; ``api/`` refuses a route that declares none
 unless it is listed as public.
 """
+
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 
-class Role(str, Enum):
+class Role(StrEnum):
     APPLICANT = "applicant"
     REVIEWER = "reviewer"
     ADMIN = "admin"
     AUDITOR = "auditor"
 
 
-class Permission(str, Enum):
+class Permission(StrEnum):
     PROFILE_READ = "profile:read"
     PROFILE_UPDATE = "profile:update"
     SESSION_MANAGE = "session:manage"
@@ -32,21 +33,30 @@ class Permission(str, Enum):
 _BASE = {Permission.PROFILE_READ, Permission.PROFILE_UPDATE, Permission.SESSION_MANAGE}
 
 MATRIX: dict[Role, frozenset[Permission]] = {
-    Role.APPLICANT: frozenset(_BASE | {
-        Permission.APPLICATION_CREATE,
-        Permission.APPLICATION_READ_OWN,
-    }),
-    Role.REVIEWER: frozenset(_BASE | {
-        Permission.APPLICATION_READ_OWN,
-        Permission.APPLICATION_READ_ALL,
-        Permission.APPLICATION_REVIEW,
-    }),
-    Role.ADMIN: frozenset(_BASE | {
-        Permission.APPLICATION_READ_OWN,
-        Permission.APPLICATION_READ_ALL,
-        Permission.AUDIT_READ,
-        Permission.ADMIN_USERS,
-    }),
+    Role.APPLICANT: frozenset(
+        _BASE
+        | {
+            Permission.APPLICATION_CREATE,
+            Permission.APPLICATION_READ_OWN,
+        }
+    ),
+    Role.REVIEWER: frozenset(
+        _BASE
+        | {
+            Permission.APPLICATION_READ_OWN,
+            Permission.APPLICATION_READ_ALL,
+            Permission.APPLICATION_REVIEW,
+        }
+    ),
+    Role.ADMIN: frozenset(
+        _BASE
+        | {
+            Permission.APPLICATION_READ_OWN,
+            Permission.APPLICATION_READ_ALL,
+            Permission.AUDIT_READ,
+            Permission.ADMIN_USERS,
+        }
+    ),
     # Only auditors see PII decrypted in the audit log; admins see it redacted.
     Role.AUDITOR: frozenset(_BASE | {Permission.AUDIT_READ, Permission.AUDIT_READ_PII}),
 }

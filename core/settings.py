@@ -5,6 +5,7 @@ missing secret is generated once and kept in ``<var_dir>/secrets.json`` (0600) s
 tokens and encrypted data survive a restart; in production a missing or weak
 secret stops start-up with a message naming the variable.
 """
+
 from __future__ import annotations
 
 import base64
@@ -12,9 +13,9 @@ import json
 import logging
 import os
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
 
 logger = logging.getLogger(__name__)
 
@@ -174,7 +175,9 @@ class Settings:
             data_retention_days=_int(env.get("DATA_RETENTION_DAYS", "2555"), "DATA_RETENTION_DAYS", 1, 36500),
             public_base_url=env.get("PUBLIC_BASE_URL", "http://localhost:8000").rstrip("/"),
             trusted_proxy_count=_int(env.get("TRUSTED_PROXY_COUNT", "0"), "TRUSTED_PROXY_COUNT", 0, 10),
-            require_email_verification=_bool(env.get("REQUIRE_EMAIL_VERIFICATION", "true"), "REQUIRE_EMAIL_VERIFICATION"),
+            require_email_verification=_bool(
+                env.get("REQUIRE_EMAIL_VERIFICATION", "true"), "REQUIRE_EMAIL_VERIFICATION"
+            ),
             argon2=Argon2Params(
                 time_cost=_int(env.get("ARGON2_TIME_COST", "3"), "ARGON2_TIME_COST", 1, 20),
                 memory_cost=_int(env.get("ARGON2_MEMORY_COST", "65536"), "ARGON2_MEMORY_COST", 8, 4194304),

@@ -6,6 +6,7 @@ signs; previous keys (``JWT_PREVIOUS_SECRET_KEYS``) still verify until removed.
 Keys are chosen by ``kid``; an unknown ``kid`` is rejected, never tried against
 every key.
 """
+
 from __future__ import annotations
 
 import secrets
@@ -64,7 +65,9 @@ class TokenService:
             "iat": int(now.timestamp()),
             "exp": int(expires_at.timestamp()),
         }
-        token = jwt.encode(payload, self._keys[self._current_kid], algorithm=ALGORITHM, headers={"kid": self._current_kid})
+        token = jwt.encode(
+            payload, self._keys[self._current_kid], algorithm=ALGORITHM, headers={"kid": self._current_kid}
+        )
         return token, AccessClaims(user_id, session_id, tuple(roles), tuple(amr), jti, expires_at)
 
     def verify_access(self, token: str, now: datetime) -> AccessClaims:

@@ -1,12 +1,13 @@
 """The application status machine: pure rules deciding which event a change produces."""
+
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 from core.errors import Forbidden, InvalidTransition, ValidationFailed
 
 
-class Status(str, Enum):
+class Status(StrEnum):
     DRAFT = "draft"
     SUBMITTED = "submitted"
     UNDER_REVIEW = "under_review"
@@ -15,7 +16,7 @@ class Status(str, Enum):
     WITHDRAWN = "withdrawn"
 
 
-class Party(str, Enum):
+class Party(StrEnum):
     OWNER = "owner"
     REVIEWER = "reviewer"
 
@@ -33,9 +34,7 @@ TRANSITIONS: dict[tuple[Status, Status], tuple[Party, bool]] = {
 MAX_REASON_LENGTH = 2000
 
 
-def check_transition(
-    current: str, target: str, *, is_owner: bool, is_reviewer: bool, reason: str | None
-) -> None:
+def check_transition(current: str, target: str, *, is_owner: bool, is_reviewer: bool, reason: str | None) -> None:
     """Raise unless ``target`` may follow ``current`` for this caller."""
     try:
         rule = TRANSITIONS.get((Status(current), Status(target)))

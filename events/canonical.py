@@ -4,6 +4,7 @@ The encoding is JSON with sorted keys, no insignificant whitespace, UTF-8, and
 datetimes as RFC 3339 UTC with milliseconds (what MongoDB keeps). Floats are
 refused: their text form is not canonical across languages.
 """
+
 from __future__ import annotations
 
 import hashlib

@@ -5,10 +5,11 @@ an edited field (hash mismatch), a deleted event (missing position or stream
 version), a reordered pair (hash or chain mismatch), or a truncated tail
 (fewer events than positions ever allocated).
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Callable, Iterable
 
 from events.canonical import GENESIS_HASH, chain_hash
 from events.model import RecordedEvent

@@ -3,6 +3,7 @@
 Keys live in the ``subject_keys`` collection, wrapped by the KEK. It is the only
 mutable store of secrets: destroying a subject's key is erasure.
 """
+
 from __future__ import annotations
 
 import threading
@@ -27,7 +28,11 @@ class KeyStore:
 
     def create(self, subject_id: str) -> bytes:
         data_key = new_data_key()
-        doc: dict[str, Any] = {"_id": subject_id, **self._keks.wrap(data_key, subject_id), "created_at": self._clock.now()}
+        doc: dict[str, Any] = {
+            "_id": subject_id,
+            **self._keks.wrap(data_key, subject_id),
+            "created_at": self._clock.now(),
+        }
         try:
             self._keys.insert_one(doc)
         except DuplicateKeyError:

@@ -4,6 +4,7 @@
 on each repeat lock, capped at 24 hours. A successful login, a password reset
 or an admin unlock clears the counters.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

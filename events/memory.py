@@ -1,8 +1,9 @@
 """In-memory event store: the fast twin for unit tests, same invariants as Mongo's."""
+
 from __future__ import annotations
 
 import threading
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 from core.clock import Clock, SystemClock
 from core.errors import ConcurrencyError
@@ -43,7 +44,7 @@ class InMemoryEventStore:
 
     def read_all(self, from_position: int = 1, to_position: int | None = None) -> Iterator[RecordedEvent]:
         with self._lock:
-            snapshot = list(self._log[max(from_position, 1) - 1:to_position])
+            snapshot = list(self._log[max(from_position, 1) - 1 : to_position])
         yield from snapshot
 
     def head_position(self) -> int:

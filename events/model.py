@@ -1,4 +1,5 @@
 """Events as frozen dataclasses: what a command asks to append and what the store recorded."""
+
 from __future__ import annotations
 
 import uuid

@@ -10,10 +10,12 @@ A unique index on ``(stream, version)`` backs the expected-version check.
 pymongo exceptions never leave this module: they become ConcurrencyError or
 StoreUnavailable.
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from datetime import datetime
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, MongoClient, ReturnDocument
 from pymongo.client_session import ClientSession

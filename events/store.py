@@ -9,11 +9,13 @@ one contract suite (``tests/contract``) run against each of them:
 - each event's hash chains to the previous event of its stream;
 - there is no update path and no delete path (the retention purge lives in jobs/).
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Iterator, Protocol, Sequence
+from typing import Protocol
 
 from core.clock import Clock
 from events.canonical import GENESIS_HASH, chain_hash

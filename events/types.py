@@ -1,10 +1,11 @@
 """Every event type, in one place. Stable dotted strings: never rename one that shipped."""
+
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 
-class EventType(str, Enum):
+class EventType(StrEnum):
     USER_REGISTERED = "user.registered"
     USER_EMAIL_VERIFIED = "user.email_verified"
     USER_PROFILE_UPDATED = "user.profile_updated"
@@ -34,5 +35,6 @@ class EventType(str, Enum):
 
 # Types whose events an application's history page shows.
 APPLICATION_TYPES = frozenset(
-    t.value for t in (EventType.APPLICATION_CREATED, EventType.APPLICATION_UPDATED, EventType.APPLICATION_STATUS_CHANGED)
+    t.value
+    for t in (EventType.APPLICATION_CREATED, EventType.APPLICATION_UPDATED, EventType.APPLICATION_STATUS_CHANGED)
 )

@@ -4,10 +4,12 @@ Register ``(type, from_schema) -> function(data) -> data`` and bump the event's
 schema in its producer. Verification always hashes the stored shape, never the
 upcast one.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Any, Callable
+from typing import Any
 
 from events.model import RecordedEvent
 

@@ -1,4 +1,5 @@
 """Applications: owner, sealed title/body, status and timestamps."""
+
 from __future__ import annotations
 
 from typing import Any

@@ -4,10 +4,12 @@ Entity views guard each change with the stream version they last applied
 (``version == event.version - 1``), so applying an event twice changes nothing
 and two runners racing over the same range agree.
 """
+
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable, Protocol
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from pymongo.collection import Collection
 from pymongo.database import Database
@@ -45,7 +47,7 @@ class EntityView:
     def apply(self, event: RecordedEvent) -> None:
         if not event.stream.startswith(self.kind + "-"):
             return
-        entity_id = event.stream[len(self.kind) + 1:]
+        entity_id = event.stream[len(self.kind) + 1 :]
         creator = self.creators.get(event.type)
         if creator is not None:
             self._create(entity_id, event, creator(event))

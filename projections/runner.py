@@ -7,11 +7,12 @@ store makes positions visible in order, reading by position cannot skip a late
 commit; because views are idempotent, two runners racing (two gunicorn workers)
 agree. A view that raises stops the run: its checkpoint stays before the event.
 """
+
 from __future__ import annotations
 
 import logging
 import threading
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from pymongo.database import Database
 

@@ -1,4 +1,5 @@
 """Sessions (refresh-token families): current token hash, spent hashes, status, times."""
+
 from __future__ import annotations
 
 from typing import Any

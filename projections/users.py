@@ -1,4 +1,5 @@
 """Users: profile (sealed PII), roles, status, verification and lockout state."""
+
 from __future__ import annotations
 
 from typing import Any

@@ -1,4 +1,5 @@
 """Bootstrap and administration use cases."""
+
 from __future__ import annotations
 
 import uuid
@@ -37,7 +38,9 @@ def create_admin(deps: Deps, email: str, password: str) -> str:
     }
     deps.commit(
         [
-            StreamAppend(claim_stream, claims[-1].version if claims else 0, (NewEvent(T.EMAIL_CLAIMED, {"subject": user_id}),)),
+            StreamAppend(
+                claim_stream, claims[-1].version if claims else 0, (NewEvent(T.EMAIL_CLAIMED, {"subject": user_id}),)
+            ),
             StreamAppend(stream_id("user", user_id), 0, (NewEvent(T.USER_REGISTERED, data),)),
         ],
         Context(actor=SYSTEM),

@@ -1,4 +1,5 @@
 """Applications: create, read, edit drafts, move through the status workflow."""
+
 from __future__ import annotations
 
 import uuid
@@ -106,7 +107,9 @@ def _check_if_match(doc: dict[str, Any], if_match: int | None) -> None:
         raise VersionConflict(current=doc["version"])
 
 
-def update(deps: Deps, principal: Principal, app_id: str, title: Any, body: Any, if_match: int | None, ctx: Context) -> dict[str, Any]:
+def update(
+    deps: Deps, principal: Principal, app_id: str, title: Any, body: Any, if_match: int | None, ctx: Context
+) -> dict[str, Any]:
     fields = check_text(title, body, partial=True)
     if not fields:
         raise ValidationFailed("Nothing to change.", errors=[{"field": "title", "code": "required"}])
@@ -133,7 +136,9 @@ def change_status(
     if not isinstance(target, str):
         raise ValidationFailed("status is required.", errors=[{"field": "status", "code": "required"}])
     if reason is not None and (not isinstance(reason, str) or len(reason) > MAX_REASON_LENGTH):
-        raise ValidationFailed("reason must be text of at most 2000 characters.", errors=[{"field": "reason", "code": "length"}])
+        raise ValidationFailed(
+            "reason must be text of at most 2000 characters.", errors=[{"field": "reason", "code": "length"}]
+        )
 
     def decide() -> None:
         doc = _load(deps, principal, app_id)
@@ -162,7 +167,11 @@ def history(deps: Deps, principal: Principal, app_id: str, limit: int, after: in
     more = len(events) > limit
     events = events[:limit]
     items = [
-        {k: v for k, v in event_view(deps, e, reveal_pii=True).items() if k in ("position", "type", "occurred_at", "actor", "data")}
+        {
+            k: v
+            for k, v in event_view(deps, e, reveal_pii=True).items()
+            if k in ("position", "type", "occurred_at", "actor", "data")
+        }
         for e in events
     ]
     return Page(items, encode_cursor(events[-1].position) if more else None)

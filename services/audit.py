@@ -1,4 +1,5 @@
 """The auditor's view of the log: filtered pages, PII opened or redacted per caller."""
+
 from __future__ import annotations
 
 from typing import Any

@@ -6,6 +6,7 @@ Security decisions made here, each commented where it happens:
 - registration answers the same for new and existing emails;
 - refresh tokens are single use; presenting a spent one revokes its family.
 """
+
 from __future__ import annotations
 
 import hmac
@@ -86,7 +87,11 @@ def register(deps: Deps, email: str, password: str, full_name: str, website: str
     try:
         deps.commit(
             [
-                StreamAppend(claim_stream, claims[-1].version if claims else 0, (NewEvent(T.EMAIL_CLAIMED, {"subject": user_id}),)),
+                StreamAppend(
+                    claim_stream,
+                    claims[-1].version if claims else 0,
+                    (NewEvent(T.EMAIL_CLAIMED, {"subject": user_id}),),
+                ),
                 StreamAppend(stream_id("user", user_id), 0, (NewEvent(T.USER_REGISTERED, data),)),
             ],
             ctx,
@@ -110,7 +115,11 @@ def register(deps: Deps, email: str, password: str, full_name: str, website: str
 def _duplicate(deps: Deps, existing_id: str, claim_stream: str, version: int, ctx: Context) -> Registration:
     """Someone registered an address that has an account: tell its owner, not the caller."""
     event = NewEvent(T.REGISTRATION_DUPLICATE, {"subject": existing_id})
-    deps.retrying(lambda: deps.commit([StreamAppend(claim_stream, deps.store.read_stream(claim_stream)[-1].version, (event,))], ctx))
+    deps.retrying(
+        lambda: deps.commit(
+            [StreamAppend(claim_stream, deps.store.read_stream(claim_stream)[-1].version, (event,))], ctx
+        )
+    )
     user = load_user(deps, existing_id)
     if user is not None and user.active:
         email = deps.vault.open(user.id, "email", user.doc["email"])
@@ -227,7 +236,10 @@ def _record_failure(deps: Deps, user: User, reason: str, now: Any, ctx: Context)
         data["failures_in_window"] = count
         if lock_until is not None:
             events.append(
-                NewEvent(T.ACCOUNT_LOCKED, {"subject": user.id, "locked_until": lock_until, "lock_count": user.lockout.lock_count + 1})
+                NewEvent(
+                    T.ACCOUNT_LOCKED,
+                    {"subject": user.id, "locked_until": lock_until, "lock_count": user.lockout.lock_count + 1},
+                )
             )
     deps.commit([StreamAppend(stream_id("user", user.id), user.version, tuple(events))], ctx)
     logger.warning("login failed", extra={"fields": {"reason": reason, "user_id": user.id}})
@@ -281,11 +293,15 @@ def _decide_refresh(deps: Deps, session_id: str, presented: str, ctx: Context) -
     user = load_user(deps, session["user_id"])
     expired = now - utc(session["last_used_at"]) > SESSION_IDLE or now - utc(session["started_at"]) > SESSION_ABSOLUTE
     if user is None or not user.active or expired:
-        ended = NewEvent(T.SESSION_ENDED, {"subject": session["user_id"], "reason": "expired" if expired else "disabled"})
+        ended = NewEvent(
+            T.SESSION_ENDED, {"subject": session["user_id"], "reason": "expired" if expired else "disabled"}
+        )
         deps.commit([StreamAppend(stream, session["version"], (ended,))], ctx)
         raise InvalidToken()
     secret = new_opaque_token()
-    rotated = NewEvent(T.TOKEN_REFRESHED, {"subject": user.id, "refresh_hash": token_hash(secret), "spent_hash": presented})
+    rotated = NewEvent(
+        T.TOKEN_REFRESHED, {"subject": user.id, "refresh_hash": token_hash(secret), "spent_hash": presented}
+    )
     deps.commit([StreamAppend(stream, session["version"], (rotated,))], ctx)
     return _issue(deps, user, session_id, tuple(session.get("amr", ["pwd"])), compose_token(session_id, secret))
 

@@ -3,11 +3,13 @@
 ``Deps.build(settings)`` is the production wiring; tests build a ``Deps`` over
 mongomock or a SecantusDB server with cheap argon2 parameters and a FixedClock.
 """
+
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence, TypeVar
+from typing import Any, TypeVar
 
 from pymongo import MongoClient
 from pymongo.database import Database

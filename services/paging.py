@@ -1,4 +1,5 @@
 """Opaque cursors and page limits, shared by every paginated use case."""
+
 from __future__ import annotations
 
 import base64

@@ -1,4 +1,5 @@
 """Who is calling: resolved from a verified token plus fresh state from the views."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -1,4 +1,5 @@
 """Loading users from the view, opening their PII, and profile/role use cases."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

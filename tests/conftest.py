@@ -1,10 +1,12 @@
 """Shared fixtures. Unit tests run on mongomock with the in-memory event store;
 integration tests (tests/integration, tests/e2e) use a SecantusDB server this
 session starts once (see tests/wire.py)."""
+
 from __future__ import annotations
 
 import json
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import mongomock
 import pytest
@@ -15,7 +17,8 @@ from core.clock import FixedClock
 from core.settings import Argon2Params, Secret, Settings, new_encryption_key
 from events.memory import InMemoryEventStore
 from services.deps import Deps
-from tests.wire import wire_client, wire_db_name, wire_uri  # noqa: F401  (fixtures)
+
+pytest_plugins = ["tests.wire"]
 
 CHEAP_ARGON2 = Argon2Params(time_cost=1, memory_cost=8192, parallelism=1)
 
@@ -91,8 +94,8 @@ class Api:
 
     def user(self, email: str, roles: list[str] | None = None) -> str:
         """Register, verify, optionally set roles, log in; return an access token."""
-        from services import users
         from events.model import Context
+        from services import users
 
         self.register(email)
         if roles:

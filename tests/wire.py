@@ -3,11 +3,12 @@
 Tests that need a database over the wire take the ``wire_uri`` fixture and use
 a database name of their own, so they never see each other's data.
 """
+
 from __future__ import annotations
 
 import tempfile
 import uuid
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 from pymongo import MongoClient

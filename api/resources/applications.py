@@ -1,4 +1,5 @@
 """/api/applications."""
+
 from __future__ import annotations
 
 import falcon
@@ -8,9 +9,15 @@ from api.validation import Field, Schema, json_body
 from core.permissions import Permission
 from services import applications as apps
 
-CREATE = Schema({"title": Field(str, max_length=200, min_length=1), "body": Field(str, required=False, max_length=20000)})
-PATCH = Schema({"title": Field(str, required=False, max_length=200, min_length=1),
-                "body": Field(str, required=False, max_length=20000)})
+CREATE = Schema(
+    {"title": Field(str, max_length=200, min_length=1), "body": Field(str, required=False, max_length=20000)}
+)
+PATCH = Schema(
+    {
+        "title": Field(str, required=False, max_length=200, min_length=1),
+        "body": Field(str, required=False, max_length=20000),
+    }
+)
 STATUS = Schema({"status": Field(str, max_length=32), "reason": Field(str, required=False, max_length=2000)})
 
 
@@ -21,8 +28,12 @@ class Collection(Resource):
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         limit, cursor = page_params(req)
         page = apps.list_page(
-            self.deps, req.context.principal,
-            status=query_param(req, "status"), owner_id=query_param(req, "owner_id"), limit=limit, before=cursor,
+            self.deps,
+            req.context.principal,
+            status=query_param(req, "status"),
+            owner_id=query_param(req, "owner_id"),
+            limit=limit,
+            before=cursor,
         )
         send(resp, page.as_dict())
 
@@ -45,8 +56,15 @@ class Item(Resource):
 
     def on_patch(self, req: falcon.Request, resp: falcon.Response, app_id: str) -> None:
         body = json_body(req, PATCH)
-        app = apps.update(self.deps, req.context.principal, app_id, body.get("title"), body.get("body"),
-                          if_match(req), req.context.warden)
+        app = apps.update(
+            self.deps,
+            req.context.principal,
+            app_id,
+            body.get("title"),
+            body.get("body"),
+            if_match(req),
+            req.context.warden,
+        )
         set_etag(resp, app["version"])
         send(resp, app)
 
@@ -57,8 +75,15 @@ class StatusChange(Resource):
 
     def on_post(self, req: falcon.Request, resp: falcon.Response, app_id: str) -> None:
         body = json_body(req, STATUS)
-        app = apps.change_status(self.deps, req.context.principal, app_id, body["status"], body.get("reason"),
-                                 if_match(req), req.context.warden)
+        app = apps.change_status(
+            self.deps,
+            req.context.principal,
+            app_id,
+            body["status"],
+            body.get("reason"),
+            if_match(req),
+            req.context.warden,
+        )
         set_etag(resp, app["version"])
         send(resp, app)
 

@@ -1,7 +1,8 @@
 """/api/audit/events."""
+
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import falcon
 
@@ -23,8 +24,8 @@ def _time(req: falcon.Request, name: str) -> datetime | None:
     except ValueError as ex:
         raise ValidationFailed(f"{name} must be an RFC 3339 time.", errors=[{"field": name, "code": "invalid"}]) from ex
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc)
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
 
 
 def event_filter(req: falcon.Request) -> EventFilter:

@@ -1,4 +1,5 @@
 """/api/auth: thin resources over services/auth.py."""
+
 from __future__ import annotations
 
 import secrets
@@ -14,18 +15,22 @@ from core.permissions import Permission
 from services import auth
 from services.auth import IssuedTokens
 
-REGISTER = Schema({
-    "email": Field(str, max_length=254),
-    "password": Field(str, max_length=1024),
-    "full_name": Field(str, max_length=200),
-    "website": Field(str, required=False, max_length=200, description="honeypot: leave empty"),
-})
+REGISTER = Schema(
+    {
+        "email": Field(str, max_length=254),
+        "password": Field(str, max_length=1024),
+        "full_name": Field(str, max_length=200),
+        "website": Field(str, required=False, max_length=200, description="honeypot: leave empty"),
+    }
+)
 VERIFY = Schema({"token": Field(str, max_length=200)})
-LOGIN = Schema({
-    "email": Field(str, max_length=254),
-    "password": Field(str, max_length=1024),
-    "totp": Field(str, required=False, max_length=10),
-})
+LOGIN = Schema(
+    {
+        "email": Field(str, max_length=254),
+        "password": Field(str, max_length=1024),
+        "totp": Field(str, required=False, max_length=10),
+    }
+)
 REFRESH = Schema({"refresh_token": Field(str, required=False, max_length=200)})
 
 COOKIE_PATH = "/"
@@ -67,13 +72,16 @@ def _set_session_cookies(resp: falcon.Response, tokens: IssuedTokens, ttl: int) 
 
 def _token_answer(resp: falcon.Response, tokens: IssuedTokens) -> None:
     _set_session_cookies(resp, tokens, tokens.expires_in)
-    send(resp, {
-        "access_token": tokens.access_token,
-        "token_type": "Bearer",
-        "expires_in": tokens.expires_in,
-        "refresh_token": tokens.refresh_token,
-        "user": {k: tokens.user[k] for k in ("id", "email", "full_name", "roles")},
-    })
+    send(
+        resp,
+        {
+            "access_token": tokens.access_token,
+            "token_type": "Bearer",
+            "expires_in": tokens.expires_in,
+            "refresh_token": tokens.refresh_token,
+            "user": {k: tokens.user[k] for k in ("id", "email", "full_name", "roles")},
+        },
+    )
 
 
 class Login(Resource):

@@ -1,9 +1,11 @@
 """Small helpers resources share: deps access, JSON answers, If-Match and paging params."""
+
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any
 
 import falcon
 
@@ -62,6 +64,7 @@ def query_param(req: falcon.Request, name: str, max_length: int = 200) -> str | 
     if not values:
         return None
     if len(values) > 1 or len(values[0]) > max_length:
-        raise ValidationFailed(f"{name} must be given once, at most {max_length} characters.",
-                               errors=[{"field": name, "code": "invalid"}])
+        raise ValidationFailed(
+            f"{name} must be given once, at most {max_length} characters.", errors=[{"field": name, "code": "invalid"}]
+        )
     return values[0]

@@ -1,4 +1,5 @@
 """Liveness, readiness and security.txt."""
+
 from __future__ import annotations
 
 import falcon

@@ -1,4 +1,5 @@
 """/api/users/me."""
+
 from __future__ import annotations
 
 import falcon
@@ -25,4 +26,6 @@ class Me(Resource):
     def on_patch(self, req: falcon.Request, resp: falcon.Response) -> None:
         # Only full_name: roles, email and status are never settable here (unknown_field).
         body = json_body(req, PATCH_ME)
-        send(resp, users.update_profile(self.deps, req.context.principal.user_id, body["full_name"], req.context.warden))
+        send(
+            resp, users.update_profile(self.deps, req.context.principal.user_id, body["full_name"], req.context.warden)
+        )

@@ -1,8 +1,10 @@
 """One contract suite for every EventStore: in-memory and MongoDB over the wire."""
+
 from __future__ import annotations
 
 import threading
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 

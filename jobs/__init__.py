@@ -1,0 +1,1 @@
+"""The worker process: APScheduler jobs, never run inside a web worker."""
