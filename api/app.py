@@ -51,6 +51,9 @@ def _routes(provide: Callable[[], Deps]) -> list[tuple[str, object]]:
         ("/api/applications/{app_id}/status", applications.StatusChange(provide)),
         ("/api/applications/{app_id}/history", applications.History(provide)),
         ("/api/audit/events", audit.Events(provide)),
+        ("/api/audit/verify", audit.Verify(provide)),
+        ("/api/audit/checkpoints", audit.Checkpoints(provide)),
+        ("/api/audit/proof/{position}", audit.Proof(provide)),
     ]
 
 

@@ -171,19 +171,25 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from events.integrity import verify_chains
+    from services.integrity import verify_all
 
     with connected(Settings.from_env()) as deps:
-        allocated = (deps.db["counters"].find_one({"_id": "events"}) or {}).get("position", 0)
-        report = verify_chains(
-            deps.store.read_all(), progress_bar("verify"), total=deps.store.head_position(), allocated=allocated
-        )
+        report = verify_all(deps, progress_bar("verify"))
     if report.ok:
-        print(f"ok: {report.events_checked} events intact")
+        print(f"ok: {report.events_checked} events and {report.checkpoints_checked} checkpoints intact")
         return 0
     failure = report.first_failure
     assert failure is not None
     return _fail(f"integrity failure at position {failure.position}: {failure.reason}")
+
+
+def cmd_seal(args: argparse.Namespace) -> int:
+    from services.integrity import seal_now
+
+    with connected(Settings.from_env()) as deps:
+        made = seal_now(deps)
+    print(f"sealed {len(made)} checkpoint(s)" + (f", up to position {made[-1].last_position}" if made else ""))
+    return 0
 
 
 def parser() -> argparse.ArgumentParser:
@@ -210,7 +216,8 @@ def parser() -> argparse.ArgumentParser:
     outbox.add_argument("--to", help="only mail to this address")
     outbox.add_argument("--json", action="store_true", help="print [{to, subject, text, created_at}]")
     add("rebuild", cmd_rebuild, "Drop and rebuild every projection from the event log.")
-    add("verify", cmd_verify, "Check the hash chain of every stream; exit 1 naming the first bad position.")
+    add("verify", cmd_verify, "Check every hash chain and checkpoint; exit 1 naming the first bad position.")
+    add("seal", cmd_seal, "Seal unsealed events into signed checkpoints now (the worker does this every few seconds).")
     return root
 
 

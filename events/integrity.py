@@ -1,9 +1,11 @@
-"""Integrity verification of the log: positions, stream versions and hash chains.
+"""Integrity verification of the log: positions, stream chains and checkpoints.
 
 Walks the log in position order and names the first position that fails:
 an edited field (hash mismatch), a deleted event (missing position or stream
-version), a reordered pair (hash or chain mismatch), or a truncated tail
-(fewer events than positions ever allocated).
+version), a reordered pair (hash or chain mismatch), an event re-hashed to hide
+an edit (its checkpoint's Merkle root no longer matches), a forged or re-signed
+checkpoint (signature), or a truncated tail (a checkpoint or the position
+counter reaches beyond the last event).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from events.canonical import GENESIS_HASH, chain_hash
+from events.checkpoints import GENESIS_ROOT, Checkpoint, CheckpointSigner, leaves_root
 from events.model import RecordedEvent
 
 PROGRESS_EVERY = 5000
@@ -27,6 +30,7 @@ class Failure:
 class Report:
     events_checked: int
     first_failure: Failure | None
+    checkpoints_checked: int = 0
 
     @property
     def ok(self) -> bool:
@@ -74,3 +78,84 @@ def verify_chains(
     if allocated is not None and allocated > checked:
         return Report(checked, Failure(checked + 1, f"log ends at {checked} but {allocated} positions were written"))
     return Report(checked, None)
+
+
+class _Checkpoints:
+    """Checks checkpoints in order as the event walk reaches the end of each."""
+
+    def __init__(self, checkpoints: list[Checkpoint], signer: CheckpointSigner) -> None:
+        self._pending = list(checkpoints)
+        self._signer = signer
+        self._prev_root = GENESIS_ROOT
+        self._next_first = 1
+        self._hashes: list[str] = []
+        self.checked = 0
+
+    def header_failure(self) -> Failure | None:
+        """Check the next checkpoint's own fields before its range is walked."""
+        if not self._pending:
+            return None
+        cp = self._pending[0]
+        if cp.first_position != self._next_first or cp.last_position < cp.first_position:
+            return Failure(self._next_first, f"checkpoint {cp.seq} does not start where the previous one ended")
+        if cp.prev_root != self._prev_root:
+            return Failure(cp.first_position, f"checkpoint {cp.seq} does not chain to the previous checkpoint")
+        if not self._signer.verify(cp):
+            return Failure(cp.first_position, f"checkpoint {cp.seq} has an invalid signature")
+        return None
+
+    def add(self, event: RecordedEvent) -> Failure | None:
+        if not self._pending:
+            return None
+        self._hashes.append(event.hash)
+        cp = self._pending[0]
+        if event.position < cp.last_position:
+            return None
+        if leaves_root(self._hashes) != cp.root:
+            return Failure(cp.first_position, f"checkpoint {cp.seq} root does not match its events")
+        self._pending.pop(0)
+        self._prev_root, self._next_first, self._hashes = cp.root, cp.last_position + 1, []
+        self.checked += 1
+        return self.header_failure()
+
+    def unfinished(self, checked: int) -> Failure | None:
+        if self._pending:
+            cp = self._pending[0]
+            return Failure(
+                checked + 1, f"log ends at {checked} but checkpoint {cp.seq} covers up to {cp.last_position}"
+            )
+        return None
+
+
+def verify_log(
+    events: Iterable[RecordedEvent],
+    checkpoints: list[Checkpoint],
+    signer: CheckpointSigner,
+    *,
+    allocated: int | None = None,
+    total: int = 0,
+    progress: Callable[[int, int], None] | None = None,
+) -> Report:
+    """Chains and checkpoints together; the first failure by position wins."""
+    sealed = _Checkpoints(checkpoints, signer)
+    heads: dict[str, tuple[int, str]] = {}
+    checked = 0
+    failure = sealed.header_failure()
+    for event in events:
+        if failure is not None and failure.position <= checked + 1:
+            break
+        reason = check_event(event, checked + 1, heads)
+        if reason:
+            failure = Failure(checked + 1, reason)
+            break
+        heads[event.stream] = (event.version, event.hash)
+        checked += 1
+        failure = failure or sealed.add(event)
+        if progress and checked % PROGRESS_EVERY == 0:
+            progress(checked, total)
+    if progress:
+        progress(checked, max(total, checked))
+    failure = failure or sealed.unfinished(checked)
+    if failure is None and allocated is not None and allocated > checked:
+        failure = Failure(checked + 1, f"log ends at {checked} but {allocated} positions were written")
+    return Report(checked, failure, sealed.checked)

@@ -1,8 +1,8 @@
 """``warden worker``: one APScheduler process running Warden's jobs.
 
 Jobs are functions ``(deps) -> dict`` with explicit scheduler ids. This first
-version runs projection catch-up and email delivery; retention purge, sealing,
-verification, backups and the single-runner lease are tracked separately.
+version runs projection catch-up, checkpoint sealing and email delivery; retention
+purge, scheduled verification, backups and the single-runner lease are tracked separately.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Any
 from apscheduler.schedulers.blocking import BlockingScheduler
 
 from services.deps import Deps
+from services.integrity import seal_now
 from services.outbox import SendGridSender, deliver_due
 
 logger = logging.getLogger(__name__)
@@ -35,8 +36,14 @@ def deliver_email(deps: Deps) -> dict[str, Any]:
     return deliver_due(deps, sender)
 
 
+def seal_checkpoints(deps: Deps) -> dict[str, Any]:
+    made = seal_now(deps)
+    return {"checkpoints": len(made)}
+
+
 JOBS: dict[str, tuple[Job, int]] = {
     "projection-catch-up": (catch_up, 5),
+    "seal-checkpoints": (seal_checkpoints, 10),
     "email-delivery": (deliver_email, 15),
 }
 

@@ -21,6 +21,7 @@ from core.errors import ConcurrencyError
 from core.passwords import PasswordHasher
 from core.settings import Settings, decode_encryption_key
 from core.tokens import TokenService
+from events.checkpoints import CheckpointSigner, CheckpointStore
 from events.keys import KeyStore, Vault
 from events.model import Context, RecordedEvent, StreamAppend
 from events.mongo import MongoEventStore
@@ -48,6 +49,8 @@ class Deps:
     hasher: PasswordHasher
     tokens: TokenService
     blind_key: bytes
+    checkpoints: CheckpointStore
+    signer: CheckpointSigner
     mailer: Any = None
     client: MongoClient | None = None
     extras: dict[str, Any] = field(default_factory=dict)
@@ -87,6 +90,8 @@ class Deps:
                 ttl_seconds=settings.access_token_ttl_seconds,
             ),
             blind_key=derive_key(settings.secret_key.reveal(), "email-blind-index"),
+            checkpoints=CheckpointStore(db["checkpoints"]),
+            signer=CheckpointSigner(settings.secret_key.reveal()),
             client=client,
         )
         deps.mailer = Outbox(deps)
@@ -111,6 +116,7 @@ class Deps:
         if ensure:
             ensure()
         self.projector.ensure_indexes()
+        self.checkpoints.ensure_indexes()
         self.db["outbox"].create_index("to_index", name="to_index")
         self.db["outbox"].create_index([("status", 1), ("next_attempt_at", 1)], name="due")
 

@@ -7,10 +7,11 @@ from datetime import UTC, datetime
 import falcon
 
 from api.resources.base import Resource, page_params, query_param, send
-from core.errors import ValidationFailed
+from core.errors import NotFound, ValidationFailed
 from core.permissions import Permission
 from events.store import EventFilter
-from services import audit
+from services import audit, integrity
+from services.paging import encode_cursor
 
 FILTERS = ("type", "actor", "stream", "subject", "since", "until")
 
@@ -47,3 +48,40 @@ class Events(Resource):
         limit, cursor = page_params(req)
         page = audit.query_events(self.deps, req.context.principal, event_filter(req), cursor, limit)
         send(resp, page.as_dict())
+
+
+class Verify(Resource):
+    policy = {"GET": Permission.AUDIT_READ}
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        send(resp, integrity.report_view(integrity.verify_all(self.deps)))
+
+
+class Checkpoints(Resource):
+    policy = {"GET": Permission.AUDIT_READ}
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        limit, cursor = page_params(req)
+        found = self.deps.checkpoints.page(cursor or 0, limit + 1)
+        more = len(found) > limit
+        found = found[:limit]
+        send(
+            resp,
+            {
+                "items": [integrity.checkpoint_view(cp) for cp in found],
+                "next_cursor": encode_cursor(found[-1].seq) if more else None,
+                "public_key": self.deps.signer.public_key.hex(),
+            },
+        )
+
+
+class Proof(Resource):
+    policy = {"GET": Permission.AUDIT_READ}
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, position: str) -> None:
+        if not position.isdigit() or len(position) > 18:
+            raise NotFound()
+        found = integrity.proof_view(self.deps, int(position))
+        if found is None:
+            raise NotFound("No sealed event at that position (yet).")
+        send(resp, found)
