@@ -22,8 +22,6 @@ from pymongo.client_session import ClientSession
 from pymongo.collection import Collection
 from pymongo.database import Database
 from pymongo.errors import ConnectionFailure, DuplicateKeyError, OperationFailure, PyMongoError
-from pymongo.read_concern import ReadConcern
-from pymongo.write_concern import WriteConcern
 
 from core.clock import Clock, SystemClock, utc
 from core.errors import ConcurrencyError, StoreUnavailable
@@ -90,11 +88,10 @@ class MongoEventStore:
         check_appends(appends)
         try:
             with self._client.start_session() as session:
-                return session.with_transaction(
-                    lambda s: self._append_in(s, appends, ctx),
-                    read_concern=ReadConcern("snapshot"),
-                    write_concern=WriteConcern("majority"),
-                )
+                # Read/write concerns are the deployment's defaults (majority writes since
+                # MongoDB 5.0, and on Atlas). Correctness does not rest on snapshot reads: a
+                # stale head read makes the insert hit the (stream, version) unique index.
+                return session.with_transaction(lambda s: self._append_in(s, appends, ctx))
         except DuplicateKeyError as ex:
             raise ConcurrencyError("a concurrent append took that stream version") from ex
         except (ConnectionFailure, OperationFailure) as ex:

@@ -30,8 +30,6 @@ class EventType(StrEnum):
     APPLICATION_UPDATED = "application.updated"
     APPLICATION_STATUS_CHANGED = "application.status_changed"
 
-    ADMIN_ROLES_SET = "admin.roles_set"
-
 
 # Types whose events an application's history page shows.
 APPLICATION_TYPES = frozenset(

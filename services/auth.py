@@ -9,6 +9,7 @@ Security decisions made here, each commented where it happens:
 
 from __future__ import annotations
 
+import dataclasses
 import hmac
 import logging
 import uuid
@@ -217,12 +218,14 @@ def _decide_login(deps: Deps, user_id: str, password: str, password_ok: bool, ct
         sealed = deps.vault.seal(user.id, "password_hash", deps.hasher.hash(password))
         user_events.append(NewEvent(T.USER_PASSWORD_REHASHED, {"subject": user.id, "password_hash": sealed}))
     started = NewEvent(T.SESSION_STARTED, {"subject": user.id, "refresh_hash": token_hash(secret), "amr": amr})
+    # From here on the caller is this user: the success is theirs, not anonymous.
+    as_user = dataclasses.replace(ctx, actor=user.id)
     deps.commit(
         [
             StreamAppend(stream, user.version, tuple(user_events)),
             StreamAppend(stream_id("session", session_id), 0, (started,)),
         ],
-        ctx,
+        as_user,
     )
     return _issue(deps, user, session_id, tuple(amr), compose_token(session_id, secret))
 

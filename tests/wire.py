@@ -1,9 +1,9 @@
 """One SecantusDB server for the whole test session (real MongoDB wire protocol).
 
-Tests that need a database over the wire take the ``wire_uri`` fixture and use
-a database name of their own, so they never see each other's data.
+It runs as its own process, as in production (an in-process server would share
+the test's GIL and distort every concurrency test). Tests that need a database
+over the wire take ``wire_uri`` and use a database name of their own.
 """
-
 from __future__ import annotations
 
 import tempfile
@@ -16,10 +16,15 @@ from pymongo import MongoClient
 
 @pytest.fixture(scope="session")
 def wire_uri() -> Iterator[str]:
-    secantus = pytest.importorskip("secantus", reason="SecantusDB not installed: pip install -e '.[test]'")
+    pytest.importorskip("secantus", reason="SecantusDB not installed: pip install -e '.[test]'")
+    from cli.embedded import EmbeddedServer
+
     with tempfile.TemporaryDirectory(prefix="warden-wire-") as path:
-        with secantus.SecantusDBServer(storage_path=path, port=0) as server:
-            yield server.uri
+        server = EmbeddedServer(path)
+        try:
+            yield server.start()
+        finally:
+            server.stop()
 
 
 @pytest.fixture
