@@ -25,6 +25,7 @@ STATUS: dict[type[e.WardenError], int] = {
     e.Unauthenticated: 401,
     e.EmailUnverified: 403,
     e.InvalidToken: 400,
+    e.RefreshRejected: 401,  # API.md: refresh answers 401 invalid_token
     e.Forbidden: 403,
     e.NotFound: 404,
     e.InvalidTransition: 409,

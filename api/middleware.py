@@ -101,6 +101,8 @@ class AuthMiddleware:
     ) -> None:
         if resource is None or req.method == "OPTIONS":
             return
+        if not hasattr(resource, "on_" + req.method.lower()):
+            return  # Falcon answers 405 with an Allow header
         need = requirement(resource, req.method)
         if need is None:
             # Deny by default: a responder that declares nothing is not reachable.

@@ -48,6 +48,10 @@ class InvalidToken(WardenError):
     code = "invalid_token"
 
 
+class RefreshRejected(InvalidToken):
+    """The refresh token is invalid, expired or already used."""
+
+
 class Unauthenticated(WardenError):
     """Authentication is required."""
 

@@ -21,6 +21,7 @@ from core.errors import InvalidToken, Unauthenticated
 
 ALGORITHM = "HS256"
 REQUIRED_CLAIMS = ["exp", "iat", "iss", "aud", "sub", "jti"]
+CLOCK_SKEW_SECONDS = 30
 
 
 @dataclass(frozen=True)
@@ -82,13 +83,16 @@ class TokenService:
                 algorithms=[ALGORITHM],
                 audience=self._audience,
                 issuer=self._issuer,
-                options={"require": REQUIRED_CLAIMS, "verify_exp": False},
+                options={"require": REQUIRED_CLAIMS, "verify_exp": False, "verify_iat": False, "verify_nbf": False},
             )
         except jwt.PyJWTError as ex:
             raise Unauthenticated("The access token is invalid.") from ex
-        # Expiry is checked against the injected clock, not the wall clock inside pyjwt.
-        if not isinstance(claims["exp"], int) or claims["exp"] <= int(now.timestamp()):
+        # Times are checked against the injected clock, never the wall clock inside pyjwt.
+        moment = int(now.timestamp())
+        if not isinstance(claims["exp"], int) or claims["exp"] <= moment:
             raise Unauthenticated("The access token has expired.")
+        if not isinstance(claims["iat"], int) or claims["iat"] > moment + CLOCK_SKEW_SECONDS:
+            raise Unauthenticated("The access token is not valid yet.")
         if not isinstance(claims.get("sid"), str) or not isinstance(claims.get("roles"), list):
             raise Unauthenticated("The access token is invalid.")
         return AccessClaims(

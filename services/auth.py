@@ -25,6 +25,7 @@ from core.errors import (
     ConcurrencyError,
     EmailUnverified,
     InvalidToken,
+    RefreshRejected,
     Unauthenticated,
     ValidationFailed,
 )
@@ -54,6 +55,7 @@ class Registration:
 
 
 def register(deps: Deps, email: str, password: str, full_name: str, website: str, ctx: Context) -> Registration:
+    email = email.strip()
     if not looks_like_email(email):
         raise ValidationFailed("That is not an email address.", errors=[{"field": "email", "code": "invalid_email"}])
     full_name = check_full_name(full_name)
@@ -272,7 +274,10 @@ def _issue(deps: Deps, user: User, session_id: str, amr: tuple[str, ...], refres
 
 
 def refresh(deps: Deps, token: object, ctx: Context) -> IssuedTokens:
-    session_id, secret = split_token(token)
+    try:
+        session_id, secret = split_token(token)
+    except InvalidToken as ex:
+        raise RefreshRejected() from ex
     presented = token_hash(secret)
     return deps.retrying(lambda: _decide_refresh(deps, session_id, presented, ctx))
 
@@ -280,19 +285,19 @@ def refresh(deps: Deps, token: object, ctx: Context) -> IssuedTokens:
 def _decide_refresh(deps: Deps, session_id: str, presented: str, ctx: Context) -> IssuedTokens:
     session = deps.db["sessions"].find_one({"_id": session_id})
     if session is None:
-        raise InvalidToken()
+        raise RefreshRejected()
     stream = stream_id("session", session_id)
     now = deps.clock.now()
     current = hmac.compare_digest(session["refresh_hash"], presented)
     if session["status"] != "active":
-        raise InvalidToken()
+        raise RefreshRejected()
     if not current:
         if presented in session.get("spent_hashes", []):
             # A spent token came back: it was stolen or replayed. End the whole family.
             reused = NewEvent(T.REFRESH_TOKEN_REUSED, {"subject": session["user_id"], "reason": "refresh_token_reused"})
             deps.commit([StreamAppend(stream, session["version"], (reused,))], ctx)
             logger.warning("refresh token reused", extra={"fields": {"user_id": session["user_id"]}})
-        raise InvalidToken()
+        raise RefreshRejected()
     user = load_user(deps, session["user_id"])
     expired = now - utc(session["last_used_at"]) > SESSION_IDLE or now - utc(session["started_at"]) > SESSION_ABSOLUTE
     if user is None or not user.active or expired:
@@ -300,7 +305,7 @@ def _decide_refresh(deps: Deps, session_id: str, presented: str, ctx: Context) -
             T.SESSION_ENDED, {"subject": session["user_id"], "reason": "expired" if expired else "disabled"}
         )
         deps.commit([StreamAppend(stream, session["version"], (ended,))], ctx)
-        raise InvalidToken()
+        raise RefreshRejected()
     secret = new_opaque_token()
     rotated = NewEvent(
         T.TOKEN_REFRESHED, {"subject": user.id, "refresh_hash": token_hash(secret), "spent_hash": presented}

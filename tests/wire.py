@@ -4,6 +4,7 @@ It runs as its own process, as in production (an in-process server would share
 the test's GIL and distort every concurrency test). Tests that need a database
 over the wire take ``wire_uri`` and use a database name of their own.
 """
+
 from __future__ import annotations
 
 import tempfile

@@ -10,7 +10,7 @@ from api.middleware import check_csrf
 from api.policy import Access
 from api.resources.base import Resource, send
 from api.validation import Field, Schema, json_body
-from core.errors import InvalidToken
+from core.errors import RefreshRejected
 from core.permissions import Permission
 from services import auth
 from services.auth import IssuedTokens
@@ -104,7 +104,7 @@ class Refresh(Resource):
         if token is None:
             token = (req.get_cookie_values("refresh_token") or [None])[0]
             if token is None:
-                raise InvalidToken()
+                raise RefreshRejected()
             # Authenticating by cookie: require the CSRF double submit.
             check_csrf(req)
         _token_answer(resp, auth.refresh(self.deps, token, req.context.warden))

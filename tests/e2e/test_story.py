@@ -6,6 +6,7 @@ that bad input over the wire is refused without touching the log, and that
 ``warden verify`` finds the log intact. Only the standard library speaks HTTP;
 all traffic goes to 127.0.0.1.
 """
+
 from __future__ import annotations
 
 import http.client
@@ -16,9 +17,10 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 from urllib.parse import parse_qs, urlencode, urlparse
 
 import pytest
@@ -66,8 +68,13 @@ class Server:
             return f"(no output: {ex})"
 
     def request(
-        self, method: str, path: str, body: Any = None, token: str | None = None,
-        headers: dict[str, str] | None = None, raw: bytes | None = None,
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        token: str | None = None,
+        headers: dict[str, str] | None = None,
+        raw: bytes | None = None,
     ) -> tuple[int, dict[str, str], Any]:
         """One request on a fresh connection: (status, lower-cased headers, decoded JSON or None)."""
         send = dict(headers or {})
@@ -97,8 +104,13 @@ class Server:
 
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [*_warden_command(), *args], env=self.env, cwd=self.cwd, capture_output=True, text=True,
-            timeout=CLI_TIMEOUT, check=False,
+            [*_warden_command(), *args],
+            env=self.env,
+            cwd=self.cwd,
+            capture_output=True,
+            text=True,
+            timeout=CLI_TIMEOUT,
+            check=False,
         )
 
 
@@ -154,10 +166,12 @@ def module_timer(request: pytest.FixtureRequest) -> Iterator[None]:
     started = time.monotonic()
     yield
     line = f"e2e module {request.module.__name__}: {time.monotonic() - started:.2f} s (server start to stop)"
-    print(line)
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None:
-        reporter.write_line(line)
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
+    if capture is None:
+        print(line)
+        return
+    with capture.global_and_fixture_disabled():
+        print(f"\n{line}")
 
 
 @pytest.fixture(scope="module")
@@ -170,7 +184,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
             [*_warden_command(), "serve", "--bind", f"{HOST}:{port}", "--workers", "2"],
-            env=env, cwd=root, stdout=log, stderr=subprocess.STDOUT,
+            env=env,
+            cwd=root,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
     srv = Server(port=port, env=env, cwd=root, process=process, log_path=log_path)
     try:
@@ -280,7 +297,7 @@ def test_story_is_in_the_audit_log_in_order_and_chained(server: Server) -> None:
     events = _audit_events(server, tokens["auditor"])
 
     positions = [e["position"] for e in events]
-    assert all(a < b for a, b in zip(positions, positions[1:])), positions
+    assert all(a < b for a, b in zip(positions, positions[1:], strict=False)), positions
 
     story = [
         (e["type"], e["actor"], e["data"].get("subject"), e["data"].get("from"), e["data"].get("to"))
@@ -323,9 +340,7 @@ def test_bad_input_over_http_is_refused_and_not_logged(server: Server, auditor_t
     token, _ = _login(server, email)
     before = len(_audit_events(server, auditor_token))
 
-    status, headers, body = server.request(
-        "POST", "/api/applications", {"title": "x", "$where": "1"}, token=token
-    )
+    status, headers, body = server.request("POST", "/api/applications", {"title": "x", "$where": "1"}, token=token)
     assert status == 422, body
     assert headers["content-type"].startswith("application/problem+json"), headers
     assert body["status"] == 422 and isinstance(body.get("code"), str), body

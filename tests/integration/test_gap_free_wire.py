@@ -1,5 +1,6 @@
 """Ordering without loss (SPEC §2): appenders in several processes commit out of
 order, while a projection catches up by position; it must never skip a late event."""
+
 from __future__ import annotations
 
 import multiprocessing
@@ -79,9 +80,7 @@ def test_catch_up_never_skips_a_late_commit(wire_uri: str, wire_client: Any, wir
     follower = threading.Thread(target=follow)
     follower.start()
     ctx = multiprocessing.get_context("spawn")
-    workers = [
-        ctx.Process(target=appender, args=(wire_uri, wire_db_name, n, APPENDS_EACH)) for n in range(PROCESSES)
-    ]
+    workers = [ctx.Process(target=appender, args=(wire_uri, wire_db_name, n, APPENDS_EACH)) for n in range(PROCESSES)]
     for process in workers:
         process.start()
     for process in workers:

@@ -1,4 +1,5 @@
 """Tampering through raw pymongo is detected, naming the first bad position (SPEC §2)."""
+
 from __future__ import annotations
 
 from typing import Any
