@@ -13,6 +13,7 @@ StoreUnavailable.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
@@ -21,7 +22,7 @@ from pymongo import ASCENDING, DESCENDING, MongoClient, ReturnDocument
 from pymongo.client_session import ClientSession
 from pymongo.collection import Collection
 from pymongo.database import Database
-from pymongo.errors import ConnectionFailure, DuplicateKeyError, OperationFailure, PyMongoError
+from pymongo.errors import BulkWriteError, ConnectionFailure, DuplicateKeyError, OperationFailure, PyMongoError
 
 from core.clock import Clock, SystemClock, utc
 from core.errors import ConcurrencyError, StoreUnavailable
@@ -31,6 +32,8 @@ from events.store import EventFilter, check_appends, record
 EVENTS = "events"
 COUNTERS = "counters"
 READ_BATCH = 1000
+HASH_CACHE_SIZE = 50_000
+DUPLICATE_KEY = 11000
 
 INDEXES: list[tuple[list[tuple[str, int]], dict[str, Any]]] = [
     ([("stream", ASCENDING), ("version", ASCENDING)], {"unique": True, "name": "stream_version"}),
@@ -80,6 +83,9 @@ class MongoEventStore:
         self._events: Collection = self._db[EVENTS]
         self._counters: Collection = self._db[COUNTERS]
         self._clock = clock or SystemClock()
+        # (stream, version) -> hash. Events are immutable, so an entry can never go stale.
+        self._hashes: dict[tuple[str, int], str] = {}
+        self._cache_lock = threading.Lock()
 
     def ensure_indexes(self) -> None:
         ensure_indexes(self._db)
@@ -91,29 +97,24 @@ class MongoEventStore:
                 # Read/write concerns are the deployment's defaults (majority writes since
                 # MongoDB 5.0, and on Atlas). Correctness does not rest on snapshot reads: a
                 # stale head read makes the insert hit the (stream, version) unique index.
-                return session.with_transaction(lambda s: self._append_in(s, appends, ctx))
+                recorded = session.with_transaction(lambda s: self._append_in(s, appends, ctx))
+            return self._remember_heads(recorded)
         except DuplicateKeyError as ex:
             raise ConcurrencyError("a concurrent append took that stream version") from ex
+        except BulkWriteError as ex:
+            if any(error.get("code") == DUPLICATE_KEY for error in ex.details.get("writeErrors", [])):
+                raise ConcurrencyError("a concurrent append took that stream version") from ex
+            raise StoreUnavailable("event store write failed") from ex
         except (ConnectionFailure, OperationFailure) as ex:
             raise StoreUnavailable("event store write failed") from ex
 
     def _append_in(self, session: ClientSession, appends: Sequence[StreamAppend], ctx: Context) -> list[RecordedEvent]:
         heads: dict[str, tuple[int, str]] = {}
         for append in appends:
-            head = self._events.find_one(
-                {"stream": append.stream},
-                {"version": 1, "hash": 1},
-                sort=[("version", DESCENDING)],
-                session=session,
-            )
-            current = head["version"] if head else 0
-            if current != append.expected_version:
-                raise ConcurrencyError(
-                    f"stream {append.stream} is at version {current}, expected {append.expected_version}",
-                    stream=append.stream,
-                )
-            if head:
-                heads[append.stream] = (head["version"], head["hash"])
+            if append.expected_version > 0:
+                heads[append.stream] = (append.expected_version, self._hash_at(append, session))
+            # Nothing else to read: if the stream has moved past the expected version,
+            # inserting version expected+1 violates the (stream, version) unique index.
         count = sum(len(a.events) for a in appends)
         counter = self._counters.find_one_and_update(
             {"_id": EVENTS},
@@ -125,6 +126,34 @@ class MongoEventStore:
         recorded = record(appends, heads, counter["position"] - count + 1, ctx, self._clock)
         self._events.insert_many([to_document(e) for e in recorded], ordered=True, session=session)
         return recorded
+
+    def _remember_heads(self, recorded: list[RecordedEvent]) -> list[RecordedEvent]:
+        for event in recorded:
+            self._remember(event.stream, event.version, event.hash)
+        return recorded
+
+    def _hash_at(self, append: StreamAppend, session: ClientSession) -> str:
+        """The hash of the event at the expected version (immutable, so cacheable)."""
+        key = (append.stream, append.expected_version)
+        with self._cache_lock:
+            cached = self._hashes.get(key)
+        if cached is not None:
+            return cached
+        doc = self._events.find_one(
+            {"stream": append.stream, "version": append.expected_version}, {"hash": 1}, session=session
+        )
+        if doc is None:
+            raise ConcurrencyError(
+                f"stream {append.stream} has no version {append.expected_version}", stream=append.stream
+            )
+        self._remember(append.stream, append.expected_version, doc["hash"])
+        return doc["hash"]
+
+    def _remember(self, stream: str, version: int, digest: str) -> None:
+        with self._cache_lock:
+            if len(self._hashes) >= HASH_CACHE_SIZE:
+                self._hashes.pop(next(iter(self._hashes)))
+            self._hashes[(stream, version)] = digest
 
     def read_stream(self, stream: str, from_version: int = 1) -> list[RecordedEvent]:
         cursor = self._events.find({"stream": stream, "version": {"$gte": from_version}}).sort("version", ASCENDING)
