@@ -183,6 +183,16 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return _fail(f"integrity failure at position {failure.position}: {failure.reason}")
 
 
+def cmd_db_roles(args: argparse.Namespace) -> int:
+    from services.dbroles import apply_roles
+
+    with connected(Settings.from_env()) as deps:
+        for line in apply_roles(deps.db, deps):
+            print(line)
+    print("grant wardenApi to the web service's user and wardenPurge to the worker's (createUser ... roles: [...])")
+    return 0
+
+
 def cmd_seal(args: argparse.Namespace) -> int:
     from services.integrity import seal_now
 
@@ -217,6 +227,7 @@ def parser() -> argparse.ArgumentParser:
     outbox.add_argument("--json", action="store_true", help="print [{to, subject, text, created_at}]")
     add("rebuild", cmd_rebuild, "Drop and rebuild every projection from the event log.")
     add("verify", cmd_verify, "Check every hash chain and checkpoint; exit 1 naming the first bad position.")
+    add("db-roles", cmd_db_roles, "Create or update least-privilege MongoDB roles and print what was done.")
     add("seal", cmd_seal, "Seal unsealed events into signed checkpoints now (the worker does this every few seconds).")
     return root
 

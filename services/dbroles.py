@@ -1,0 +1,72 @@
+"""Least-privilege MongoDB roles (``warden db-roles``).
+
+- ``wardenApi`` (web processes): on ``events`` and ``checkpoints`` only ``find``
+  and ``insert`` — the API cannot change or delete history even if compromised;
+  read/write on the views and working collections it owns; nothing else.
+- ``wardenPurge`` (the worker): everything ``wardenApi`` has, plus ``remove`` on
+  ``events`` for the retention purge, the one sanctioned delete path.
+
+MongoDB cannot grant "every collection but events", so collections are listed.
+``tests/integration/test_dbroles_wire.py`` fails when a collection the app
+creates is missing here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pymongo.database import Database
+from pymongo.errors import OperationFailure
+
+from services.deps import Deps
+
+API_ROLE = "wardenApi"
+PURGE_ROLE = "wardenPurge"
+
+APPEND_ONLY = ("events", "checkpoints")
+# Working state that is not a projection view: counters, keys, mail, leases, limits …
+WORKING_COLLECTIONS = ("counters", "subject_keys", "outbox", "projection_checkpoints")
+READ_WRITE = ["find", "insert", "update", "remove", "createIndex"]
+READ_APPEND = ["find", "insert", "createIndex"]
+
+
+def managed_collections(deps: Deps) -> list[str]:
+    views = [name for view in deps.projector.views for name in view.collections]
+    return sorted(set(views) | set(WORKING_COLLECTIONS))
+
+
+def _privileges(db_name: str, deps: Deps, *, purge: bool) -> list[dict[str, Any]]:
+    privileges = [
+        {"resource": {"db": db_name, "collection": name}, "actions": list(READ_APPEND)} for name in APPEND_ONLY
+    ]
+    if purge:
+        privileges[0]["actions"] = [*READ_APPEND, "remove"]
+    privileges += [
+        {"resource": {"db": db_name, "collection": name}, "actions": list(READ_WRITE)}
+        for name in managed_collections(deps)
+    ]
+    return privileges
+
+
+def roles(db_name: str, deps: Deps) -> dict[str, list[dict[str, Any]]]:
+    return {
+        API_ROLE: _privileges(db_name, deps, purge=False),
+        PURGE_ROLE: _privileges(db_name, deps, purge=True),
+    }
+
+
+def apply_roles(db: Database, deps: Deps) -> list[str]:
+    """Create each role, or update it if it exists; return what was done, one line each."""
+    done = []
+    for name, privileges in roles(db.name, deps).items():
+        try:
+            db.command("createRole", name, privileges=privileges, roles=[])
+            verb = "created"
+        except OperationFailure as ex:
+            if ex.code != 51002:  # RoleAlreadyExists
+                raise
+            db.command("updateRole", name, privileges=privileges, roles=[])
+            verb = "updated"
+        events = next(p["actions"] for p in privileges if p["resource"]["collection"] == "events")
+        done.append(f"{verb} role {name} on {db.name}: events {','.join(events)}; {len(privileges)} collections")
+    return done
