@@ -11,7 +11,7 @@ import falcon
 from api import errors
 from api.middleware import AuthMiddleware, RequestContextMiddleware
 from api.openapi import OpenApi
-from api.resources import applications, audit, auth, health, users
+from api.resources import admin, applications, audit, auth, health, reports, users
 from core.settings import Settings
 from services.deps import Deps
 
@@ -54,6 +54,17 @@ def _routes(provide: Callable[[], Deps]) -> list[tuple[str, object]]:
         ("/api/audit/verify", audit.Verify(provide)),
         ("/api/audit/checkpoints", audit.Checkpoints(provide)),
         ("/api/audit/proof/{position}", audit.Proof(provide)),
+        ("/api/audit/events/export", audit.Export(provide)),
+        ("/api/audit/reports/security", reports.Security(provide)),
+        ("/api/audit/reports/admin-actions", reports.AdminActions(provide)),
+        ("/api/audit/reports/status-changes", reports.StatusChanges(provide)),
+        ("/api/admin/users", admin.Users(provide)),
+        ("/api/admin/users/{user_id}", admin.User(provide)),
+        ("/api/admin/users/{user_id}/roles", admin.Roles(provide)),
+        ("/api/admin/users/{user_id}/disable", admin.Disable(provide)),
+        ("/api/admin/users/{user_id}/enable", admin.Enable(provide)),
+        ("/api/admin/users/{user_id}/unlock", admin.Unlock(provide)),
+        ("/api/admin/users/{user_id}/revoke-sessions", admin.RevokeSessions(provide)),
     ]
 
 

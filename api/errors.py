@@ -30,6 +30,8 @@ STATUS: dict[type[e.WardenError], int] = {
     e.NotFound: 404,
     e.InvalidTransition: 409,
     e.NotEditable: 409,
+    e.LastActiveAdmin: 409,
+    e.SelfDemotion: 409,
     e.ConcurrencyError: 409,
     e.VersionConflict: 412,
     e.StoreUnavailable: 503,

@@ -123,14 +123,20 @@ def cmd_create_admin(args: argparse.Namespace) -> int:
 
 
 def cmd_set_roles(args: argparse.Namespace) -> int:
-    from events.model import Context
-    from services.users import find_by_email, set_roles
+    from core.errors import WardenError
+    from events.model import SYSTEM, Context
+    from services.admin import AdminAction, set_user_roles
+    from services.users import find_by_email
 
     with connected(Settings.from_env()) as deps:
         user = find_by_email(deps, args.email)
         if user is None:
             return _fail("no user with that email")
-        set_roles(deps, user.id, args.roles, Context(actor="system"))
+        try:
+            # The same rules as the admin API (never leave no active admin), acted by 'system'.
+            set_user_roles(deps, AdminAction(SYSTEM, user.id, "warden set-roles", Context(actor=SYSTEM)), args.roles)
+        except WardenError as ex:
+            return _fail(f"{ex.code}: {ex.detail}")
     print(f"roles of {user.id}: {' '.join(sorted(set(args.roles)))}")
     return 0
 

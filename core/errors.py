@@ -82,6 +82,18 @@ class NotEditable(WardenError):
     code = "not_editable"
 
 
+class LastActiveAdmin(WardenError):
+    """That change would leave no active admin."""
+
+    code = "last_admin"
+
+
+class SelfDemotion(WardenError):
+    """Admins cannot remove their own admin role or disable their own account."""
+
+    code = "self_demotion"
+
+
 class VersionConflict(WardenError):
     """The resource changed since you read it (If-Match did not match)."""
 

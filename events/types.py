@@ -13,6 +13,9 @@ class EventType(StrEnum):
     USER_DISABLED = "user.disabled"
     USER_ENABLED = "user.enabled"
     USER_PASSWORD_REHASHED = "user.password_rehashed"
+    USER_UNLOCKED = "user.unlocked"  # an admin cleared the lockout
+    ADMIN_ROSTER_CHANGED = "admin.roster_changed"  # serializes changes that shrink the active admins
+    RATE_LIMIT_EXCEEDED = "security.rate_limit_exceeded"
     REGISTRATION_DUPLICATE = "auth.registration_duplicate"
     REGISTRATION_HONEYPOT = "auth.registration_honeypot"
     EMAIL_CLAIMED = "email.claimed"

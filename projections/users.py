@@ -45,6 +45,8 @@ UPDATERS = {
     T.USER_DISABLED: lambda e: _set(status="disabled", updated_at=e.occurred_at),
     T.USER_ENABLED: lambda e: _set(status="active", updated_at=e.occurred_at),
     T.USER_PASSWORD_REHASHED: lambda e: _set(password_hash=e.data["password_hash"]),
+    # An admin unlock clears the lockout entirely, as a successful reset does (SPEC §4).
+    T.USER_UNLOCKED: lambda e: _set(failures=[], locked_until=None, lock_count=0, updated_at=e.occurred_at),
     T.LOGIN_FAILED: lambda e: (
         {"$push": {"failures": {"$each": [e.occurred_at], "$slice": -MAX_FAILURES_KEPT}}}
         if e.data.get("reason") == "wrong_password"
@@ -71,3 +73,4 @@ class UsersView(EntityView):
     def ensure_indexes(self) -> None:
         self.docs.create_index([("email_index", ASCENDING)], name="email_index")
         self.docs.create_index([("roles", ASCENDING)], name="roles")
+        self.docs.create_index([("status", ASCENDING)], name="status")

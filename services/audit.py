@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from core.clock import utc
@@ -58,3 +59,34 @@ def query_events(deps: Deps, principal: Principal, flt: EventFilter, after: int 
     reveal = principal.can(Permission.AUDIT_READ_PII)
     items = [event_view(deps, e, reveal_pii=reveal) for e in events]
     return Page(items, encode_cursor(events[-1].position) if more else None)
+
+
+EXPORT_BATCH = 500
+
+
+def export_events(
+    deps: Deps, principal: Principal, flt: EventFilter, after: int | None, encode: Callable[[dict[str, Any]], str]
+) -> Iterator[bytes]:
+    """Matching events as NDJSON lines, read in batches by position: memory stays flat.
+
+    The export ends at the head position seen when it starts, so it is a stable
+    snapshot however long the client takes: events appended meanwhile are left
+    for the next export.
+    """
+    reveal = principal.can(Permission.AUDIT_READ_PII)
+    # Read now, not when the first byte is pulled: the snapshot is the request's moment.
+    return _export_lines(deps, flt, after or 0, deps.store.head_position(), reveal, encode)
+
+
+def _export_lines(
+    deps: Deps, flt: EventFilter, position: int, head: int, reveal: bool, encode: Callable[[dict[str, Any]], str]
+) -> Iterator[bytes]:
+    while position < head:
+        batch = deps.store.query(flt, position, EXPORT_BATCH)
+        for event in batch:
+            if event.position > head:
+                return
+            yield (encode(event_view(deps, event, reveal_pii=reveal)) + "\n").encode()
+        if len(batch) < EXPORT_BATCH:
+            return
+        position = batch[-1].position

@@ -27,6 +27,7 @@ from events.model import Context, RecordedEvent, StreamAppend
 from events.mongo import MongoEventStore
 from events.store import EventStore
 from projections.applications import ApplicationsView
+from projections.reports import report_views
 from projections.runner import Projector
 from projections.sessions import SessionsView
 from projections.users import UsersView
@@ -72,7 +73,8 @@ class Deps:
             tuple(decode_encryption_key(k.reveal()) for k in settings.encryption_previous_keys),
         )
         keys = KeyStore(db["subject_keys"], keks, clock)
-        projector = Projector(store, db, [UsersView(db), SessionsView(db), ApplicationsView(db)])
+        views = [UsersView(db), SessionsView(db), ApplicationsView(db), *report_views(db)]
+        projector = Projector(store, db, views)
         deps = cls(
             settings=settings,
             db=db,

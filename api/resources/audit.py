@@ -6,17 +6,19 @@ from datetime import UTC, datetime
 
 import falcon
 
-from api.resources.base import Resource, page_params, query_param, send
+from api.resources.base import Resource, page_params, query_param, send, to_json
 from core.errors import NotFound, ValidationFailed
 from core.permissions import Permission
 from events.store import EventFilter
 from services import audit, integrity
-from services.paging import encode_cursor
+from services.paging import decode_cursor, encode_cursor
+
+NDJSON = "application/x-ndjson"
 
 FILTERS = ("type", "actor", "stream", "subject", "since", "until")
 
 
-def _time(req: falcon.Request, name: str) -> datetime | None:
+def parse_time(req: falcon.Request, name: str) -> datetime | None:
     value = query_param(req, name, 40)
     if value is None:
         return None
@@ -36,8 +38,8 @@ def event_filter(req: falcon.Request) -> EventFilter:
         actor=query_param(req, "actor"),
         stream=query_param(req, "stream"),
         subject=query_param(req, "subject"),
-        since=_time(req, "since"),
-        until=_time(req, "until"),
+        since=parse_time(req, "since"),
+        until=parse_time(req, "until"),
     )
 
 
@@ -48,6 +50,20 @@ class Events(Resource):
         limit, cursor = page_params(req)
         page = audit.query_events(self.deps, req.context.principal, event_filter(req), cursor, limit)
         send(resp, page.as_dict())
+
+
+class Export(Resource):
+    """Every matching event as application/x-ndjson, streamed in position order."""
+
+    policy = {"GET": Permission.AUDIT_READ}
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        flt = event_filter(req)
+        after = decode_cursor(req.get_param("cursor"))
+        resp.content_type = NDJSON
+        resp.set_header("Content-Disposition", 'attachment; filename="audit-events.ndjson"')
+        # A generator: Falcon/WSGI sends it batch by batch, nothing is held whole in memory.
+        resp.stream = audit.export_events(self.deps, req.context.principal, flt, after, to_json)
 
 
 class Verify(Resource):

@@ -34,10 +34,14 @@ def _default(value: Any) -> Any:
     raise TypeError(type(value).__name__)
 
 
+def to_json(body: Any) -> str:
+    return json.dumps(body, default=_default, ensure_ascii=False)
+
+
 def send(resp: falcon.Response, body: Any, status: int = 200) -> None:
     resp.status = status
     resp.content_type = JSON
-    resp.text = json.dumps(body, default=_default, ensure_ascii=False)
+    resp.text = to_json(body)
 
 
 def if_match(req: falcon.Request) -> int | None:
