@@ -11,7 +11,7 @@ import falcon
 from api import errors
 from api.middleware import AuthMiddleware, RequestContextMiddleware
 from api.openapi import OpenApi
-from api.resources import admin, applications, audit, auth, health, reports, users
+from api.resources import admin, applications, audit, auth, dsr, health, reports, users
 from core.settings import Settings
 from services.deps import Deps
 
@@ -46,6 +46,13 @@ def _routes(provide: Callable[[], Deps]) -> list[tuple[str, object]]:
         ("/api/auth/logout", auth.Logout(provide)),
         ("/api/auth/logout-all", auth.LogoutAll(provide)),
         ("/api/users/me", users.Me(provide)),
+        ("/api/dsr/export", dsr.Export(provide)),
+        ("/api/dsr/delete", dsr.Delete(provide)),
+        ("/api/dsr/requests", dsr.Requests(provide)),
+        ("/api/consents", dsr.Consents(provide)),
+        ("/api/consents/{purpose}", dsr.Consent(provide)),
+        ("/api/admin/dsr", dsr.AdminRequests(provide)),
+        ("/api/audit/reports/dsr", dsr.Report(provide)),
         ("/api/applications", applications.Collection(provide)),
         ("/api/applications/{app_id}", applications.Item(provide)),
         ("/api/applications/{app_id}/status", applications.StatusChange(provide)),

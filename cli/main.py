@@ -199,6 +199,21 @@ def cmd_db_roles(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_rotate_keys(args: argparse.Namespace) -> int:
+    from core.crypto import DecryptionFailed
+
+    with connected(Settings.from_env()) as deps:
+        try:
+            done = deps.keys.rotate(progress_bar("rotate-keys"))
+        except DecryptionFailed:
+            return _fail("a data key is wrapped by a key neither in ENCRYPTION_KEY nor ENCRYPTION_PREVIOUS_KEYS")
+    print(
+        f"re-wrapped {done.rewrapped} data key(s) under key {done.kek_id}; {done.already_current} already were. "
+        "Once every instance runs with this ENCRYPTION_KEY, drop the old one from ENCRYPTION_PREVIOUS_KEYS."
+    )
+    return 0
+
+
 def cmd_seal(args: argparse.Namespace) -> int:
     from services.integrity import seal_now
 
@@ -234,6 +249,7 @@ def parser() -> argparse.ArgumentParser:
     add("rebuild", cmd_rebuild, "Drop and rebuild every projection from the event log.")
     add("verify", cmd_verify, "Check every hash chain and checkpoint; exit 1 naming the first bad position.")
     add("db-roles", cmd_db_roles, "Create or update least-privilege MongoDB roles and print what was done.")
+    add("rotate-keys", cmd_rotate_keys, "Re-wrap every data key under the current ENCRYPTION_KEY (resumable).")
     add("seal", cmd_seal, "Seal unsealed events into signed checkpoints now (the worker does this every few seconds).")
     return root
 

@@ -64,6 +64,12 @@ class Forbidden(WardenError):
     code = "forbidden"
 
 
+class PasswordMismatch(Forbidden):
+    """The password is not correct."""
+
+    code = "invalid_password"
+
+
 class NotFound(WardenError):
     """No such resource."""
 

@@ -28,9 +28,11 @@ class Permission(StrEnum):
     AUDIT_READ = "audit:read"
     AUDIT_READ_PII = "audit:read_pii"
     ADMIN_USERS = "admin:users"
+    DSR_SELF = "dsr:self"  # export, erase and consents of one's own data
+    DSR_MANAGE = "dsr:manage"  # every subject's DSR requests
 
 
-_BASE = {Permission.PROFILE_READ, Permission.PROFILE_UPDATE, Permission.SESSION_MANAGE}
+_BASE = {Permission.PROFILE_READ, Permission.PROFILE_UPDATE, Permission.SESSION_MANAGE, Permission.DSR_SELF}
 
 MATRIX: dict[Role, frozenset[Permission]] = {
     Role.APPLICANT: frozenset(
@@ -55,6 +57,7 @@ MATRIX: dict[Role, frozenset[Permission]] = {
             Permission.APPLICATION_READ_ALL,
             Permission.AUDIT_READ,
             Permission.ADMIN_USERS,
+            Permission.DSR_MANAGE,
         }
     ),
     # Only auditors see PII decrypted in the audit log; admins see it redacted.

@@ -123,6 +123,7 @@ class Settings:
     jwt_issuer: str = "warden"
     jwt_audience: str = "warden-api"
     access_token_ttl_seconds: int = 900
+    consent_purposes: tuple[str, ...] = ("marketing_email", "analytics", "research")
     var_dir: str = "var"
     port: int = 8000
 
@@ -183,6 +184,7 @@ class Settings:
                 memory_cost=_int(env.get("ARGON2_MEMORY_COST", "65536"), "ARGON2_MEMORY_COST", 8, 4194304),
                 parallelism=_int(env.get("ARGON2_PARALLELISM", "4"), "ARGON2_PARALLELISM", 1, 16),
             ),
+            consent_purposes=_split(env.get("CONSENT_PURPOSES", "marketing_email,analytics,research")),
             var_dir=var_dir,
             port=_int(env.get("PORT", "8000"), "PORT", 1, 65535),
         )

@@ -29,6 +29,13 @@ class EventType(StrEnum):
     SESSION_ENDED = "session.ended"
     ALL_SESSIONS_REVOKED = "auth.all_sessions_revoked"
 
+    CONSENT_GRANTED = "consent.granted"
+    CONSENT_WITHDRAWN = "consent.withdrawn"
+    DSR_REQUESTED = "dsr.requested"
+    DSR_COMPLETED = "dsr.completed"
+    USER_ERASED = "user.erased"
+    EMAIL_RELEASED = "email.released"
+
     APPLICATION_CREATED = "application.created"
     APPLICATION_UPDATED = "application.updated"
     APPLICATION_STATUS_CHANGED = "application.status_changed"

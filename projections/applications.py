@@ -9,6 +9,7 @@ from pymongo import ASCENDING, DESCENDING
 from events.model import RecordedEvent
 from events.types import EventType as T
 from projections.base import EntityView
+from projections.privacy import scrub_applications
 
 
 def _created(e: RecordedEvent) -> dict[str, Any]:
@@ -43,6 +44,12 @@ class ApplicationsView(EntityView):
         super().__init__(db)
         self.creators = {T.APPLICATION_CREATED: _created}
         self.updaters = {T.APPLICATION_UPDATED: _updated, T.APPLICATION_STATUS_CHANGED: _status}
+
+    def apply(self, event: RecordedEvent) -> None:
+        if event.type == T.USER_ERASED:  # on the owner's stream: scrub every application of theirs
+            scrub_applications(self.db, event)
+            return
+        super().apply(event)
 
     def ensure_indexes(self) -> None:
         self.docs.create_index([("owner_id", ASCENDING), ("created_position", DESCENDING)], name="owner")

@@ -9,6 +9,7 @@ from pymongo import ASCENDING
 from events.model import RecordedEvent
 from events.types import EventType as T
 from projections.base import EntityView
+from projections.privacy import ERASURE_UPDATERS
 
 MAX_FAILURES_KEPT = 10
 
@@ -68,7 +69,7 @@ class UsersView(EntityView):
     def __init__(self, db: Any) -> None:
         super().__init__(db)
         self.creators = {T.USER_REGISTERED: _registered}
-        self.updaters = dict(UPDATERS)
+        self.updaters = {**UPDATERS, **ERASURE_UPDATERS}
 
     def ensure_indexes(self) -> None:
         self.docs.create_index([("email_index", ASCENDING)], name="email_index")

@@ -18,6 +18,7 @@ from core.permissions import ALL_ROLES, Role
 from events.lockout import WINDOW as LOCKOUT_WINDOW
 from events.model import SYSTEM, Context, NewEvent, StreamAppend, stream_id
 from events.types import EventType as T
+from services.claims import claim_holder
 from services.deps import Deps
 from services.paging import Page
 from services.users import User, load_user
@@ -31,7 +32,7 @@ def create_admin(deps: Deps, email: str, password: str) -> str:
     index = deps.email_index(email)
     claim_stream = stream_id("email", index)
     claims = deps.store.read_stream(claim_stream)
-    if claims and claims[-1].type == T.EMAIL_CLAIMED:
+    if claim_holder(claims) is not None:
         raise ValidationFailed("A user with that email exists; use set-roles.", code="email_taken")
     user_id = uuid.uuid4().hex
     vault = deps.vault

@@ -35,6 +35,7 @@ from core.tokens import compose_token, new_opaque_token, split_token
 from events.lockout import after_failure
 from events.model import Context, NewEvent, StreamAppend, stream_id
 from events.types import EventType as T
+from services.claims import claim_holder
 from services.deps import Deps
 from services.principal import Principal
 from services.users import User, check_full_name, find_by_email, load_user, user_view
@@ -70,8 +71,9 @@ def register(deps: Deps, email: str, password: str, full_name: str, website: str
     index = deps.email_index(email)
     claim_stream = stream_id("email", index)
     claims = deps.store.read_stream(claim_stream)
-    if claims and claims[-1].type == T.EMAIL_CLAIMED:
-        return _duplicate(deps, claims[-1].data["subject"], claim_stream, claims[-1].version, ctx)
+    holder = claim_holder(claims)  # not claims[-1]: a duplicate-registration event may come last
+    if holder is not None:
+        return _duplicate(deps, holder, claim_stream, claims[-1].version, ctx)
     user_id = uuid.uuid4().hex
     verify = deps.settings.require_email_verification
     secret = new_opaque_token()
@@ -101,7 +103,8 @@ def register(deps: Deps, email: str, password: str, full_name: str, website: str
         )
     except ConcurrencyError:  # a concurrent registration claimed the email first
         claims = deps.store.read_stream(claim_stream)
-        return _duplicate(deps, claims[-1].data["subject"], claim_stream, claims[-1].version, ctx)
+        holder = claim_holder(claims) or claims[-1].data["subject"]
+        return _duplicate(deps, holder, claim_stream, claims[-1].version, ctx)
     if verify:
         link = f"{deps.settings.public_base_url}/verify-email?token={compose_token(user_id, secret)}"
         deps.mailer.send(

@@ -27,6 +27,7 @@ from events.model import Context, RecordedEvent, StreamAppend
 from events.mongo import MongoEventStore
 from events.store import EventStore
 from projections.applications import ApplicationsView
+from projections.privacy import ConsentsView, DsrRequestsView
 from projections.reports import report_views
 from projections.runner import Projector
 from projections.sessions import SessionsView
@@ -74,6 +75,7 @@ class Deps:
         )
         keys = KeyStore(db["subject_keys"], keks, clock)
         views = [UsersView(db), SessionsView(db), ApplicationsView(db), *report_views(db)]
+        views += [ConsentsView(db), DsrRequestsView(db)]
         projector = Projector(store, db, views)
         deps = cls(
             settings=settings,

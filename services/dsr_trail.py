@@ -1,0 +1,96 @@
+"""The DSR trail: a subject's own requests, every request for admins, and the SLA report."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from statistics import median
+from typing import Any
+
+from core.clock import utc
+from core.errors import ValidationFailed
+from services.deps import Deps
+from services.dsr import request_view
+from services.paging import Page
+
+STATUSES = frozenset({"in_progress", "completed", "overdue"})
+MAX_LISTED = 200
+_REQUEST_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+def encode_cursor(request_id: str) -> str:
+    return base64.urlsafe_b64encode(f"r{request_id}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> str | None:
+    if cursor is None:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raw = ""
+    if not raw.startswith("r") or not _REQUEST_ID.match(raw[1:]):
+        raise ValidationFailed("Invalid cursor.", errors=[{"field": "cursor", "code": "invalid"}])
+    return raw[1:]
+
+
+def own_requests(deps: Deps, subject_id: str) -> list[dict[str, Any]]:
+    docs = deps.db["dsr_requests"].find({"subject": subject_id}).sort([("requested_at", -1), ("_id", 1)])
+    return [request_view(deps, d) for d in docs.limit(MAX_LISTED)]
+
+
+def all_requests(deps: Deps, status: str | None, after: str | None, limit: int) -> Page:
+    query: dict[str, Any] = {}
+    if status is not None:
+        if status not in STATUSES:
+            raise ValidationFailed("Unknown status.", errors=[{"field": "status", "code": "invalid_status"}])
+        if status == "overdue":
+            query = {"status": "in_progress", "deadline": {"$lt": deps.clock.now()}}
+        else:
+            query = {"status": status}
+    if after is not None:
+        query["_id"] = {"$gt": after}
+    docs = list(deps.db["dsr_requests"].find(query).sort("_id", 1).limit(limit + 1))
+    more = len(docs) > limit
+    docs = docs[:limit]
+    return Page([request_view(deps, d) for d in docs], encode_cursor(docs[-1]["_id"]) if more else None)
+
+
+def report(deps: Deps) -> dict[str, Any]:
+    """Requests, outcomes, time to completion and overdue, from the dsr_requests view."""
+    now = deps.clock.now()
+    views = [request_view(deps, d) for d in deps.db["dsr_requests"].find({})]
+    by_kind: dict[str, dict[str, int]] = {}
+    outcomes: dict[str, int] = {}
+    durations: list[float] = []
+    late = 0
+    for v in views:
+        counts = by_kind.setdefault(v["kind"], {"requested": 0, "completed": 0, "in_progress": 0, "overdue": 0})
+        counts["requested"] += 1
+        counts["completed" if v["completed_at"] else "in_progress"] += 1
+        counts["overdue"] += int(v["overdue"])
+        if v["completed_at"]:
+            outcomes[v["outcome"]] = outcomes.get(v["outcome"], 0) + 1
+            durations.append((v["completed_at"] - v["requested_at"]).total_seconds())
+            late += int(v["completed_at"] > v["deadline"])
+    overdue = sorted((v for v in views if v["overdue"]), key=lambda v: v["deadline"])
+    return {
+        "generated_at": now,
+        "total": len(views),
+        "by_kind": by_kind,
+        "outcomes": outcomes,
+        "time_to_completion_seconds": {
+            "count": len(durations),
+            "mean": sum(durations) / len(durations) if durations else None,
+            "median": median(durations) if durations else None,
+            "max": max(durations) if durations else None,
+        },
+        "completed_late": late,
+        "overdue": len(overdue),
+        "overdue_requests": [
+            {k: v[k] for k in ("id", "kind", "requested_at", "deadline")}
+            | {"days_overdue": (now - utc(v["deadline"])).days}
+            for v in overdue
+        ],
+    }
