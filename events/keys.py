@@ -101,7 +101,7 @@ class KeyStore:
         self._keys.replace_one({"_id": subject_id}, {"_id": subject_id, "destroyed_at": self._clock.now()}, upsert=True)
         self.evict(subject_id)
 
-    def rotate(self, progress: Callable[[int, int], None] | None = None) -> Rotation:
+    def rotate(self, progress: Callable[[int, int], None] | None = None, batch: int = ROTATE_BATCH) -> Rotation:
         """Re-wrap every data key not yet under the current KEK; keys already done are skipped.
 
         Only the wrapping changes: the data key, and so every sealed value in events
@@ -116,10 +116,10 @@ class KeyStore:
         if progress:
             progress(0, total)
         while True:
-            batch = list(self._keys.find(pending).sort("_id", 1).limit(ROTATE_BATCH))
-            if not batch:
+            docs = list(self._keys.find(pending).sort("_id", 1).limit(batch))
+            if not docs:
                 break
-            for doc in batch:
+            for doc in docs:
                 data_key = self._keks.unwrap(doc, doc["_id"])
                 self._keys.update_one(
                     {"_id": doc["_id"], "kek_id": doc["kek_id"], "wrapped": doc["wrapped"]},

@@ -11,7 +11,8 @@ a crash interrupted):
    the log lands on the same scrubbed state; sessions end; the address is free;
 2. destroy the data key (a tombstone, no copy left in this process's cache): every
    sealed value in events, views and held mail stops opening, everywhere;
-3. delete held mail to the subject (not derived from events, so scrub it here);
+3. delete held mail to the subject and their attachments' (sealed) bytes: neither
+   is derived from events, so no rebuild would scrub them;
 4. ``dsr.completed``.
 """
 
@@ -38,6 +39,7 @@ DEADLINE = timedelta(days=30)
 EXPORT = "export"
 ERASURE = "erasure"
 EVENT_BATCH = 500
+ATTACHMENTS = "attachments"  # services/attachments.py: sealed bytes and filename, by application
 # Belt and braces over services/audit.py's list: no secret leaves in an export.
 SECRET_MARKERS = ("hash", "secret", "token")
 
@@ -105,17 +107,25 @@ def _applications(deps: Deps, owner: str) -> list[dict[str, Any]]:
             }
             for e in deps.store.read_stream(stream_id("application", doc["_id"]))
         ]
-        item["attachments"] = [
-            {k: a.get(k) for k in ("id", "filename", "content_type", "size", "sha256", "created_at")}
-            for a in _attachments(deps, doc)
-        ]
+        item["attachments"] = _attachments(deps, doc)
         out.append(item)
     return out
 
 
 def _attachments(deps: Deps, app_doc: dict[str, Any]) -> list[dict[str, Any]]:
-    """Attachment metadata as the applications view holds it (none until attachments ship)."""
-    return list(app_doc.get("attachments", []))
+    """Attachment metadata (not the bytes: those are downloadable one by one)."""
+    found = deps.db[ATTACHMENTS].find({"application_id": app_doc["_id"]}, {"data": 0}).sort("created_at", 1)
+    return [
+        {
+            "id": a["_id"],
+            "filename": deps.vault.open(a["owner_id"], "attachment_filename", a.get("filename")),
+            "content_type": a.get("content_type"),
+            "size": a.get("size"),
+            "sha256": a.get("sha256"),
+            "created_at": a.get("created_at"),
+        }
+        for a in found
+    ]
 
 
 def _sessions(deps: Deps, subject_id: str) -> list[dict[str, Any]]:
@@ -194,7 +204,9 @@ def _record_erasure(deps: Deps, subject_id: str, ctx: Context) -> str:
 
 def finish_erasure(deps: Deps, request_id: str, subject_id: str, ctx: Context) -> None:
     deps.keys.destroy(subject_id)
+    # Not derived from events, so a rebuild would not scrub them: delete them here.
     deps.db["outbox"].delete_many({"subject_id": subject_id})
+    deps.db[ATTACHMENTS].delete_many({"owner_id": subject_id})
     _complete(deps, request_id, "erased", ctx)
 
 
