@@ -16,6 +16,7 @@ from typing import Any
 from apscheduler.schedulers.blocking import BlockingScheduler
 
 from services.deps import Deps
+from services.dsr_trail import housekeeping as dsr_housekeeping
 from services.integrity import seal_now
 from services.outbox import SendGridSender, deliver_due
 
@@ -45,6 +46,7 @@ JOBS: dict[str, tuple[Job, int]] = {
     "projection-catch-up": (catch_up, 5),
     "seal-checkpoints": (seal_checkpoints, 10),
     "email-delivery": (deliver_email, 15),
+    "dsr-housekeeping": (dsr_housekeeping, 3600),  # finish interrupted erasures, deadline warnings
 }
 
 

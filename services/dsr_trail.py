@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import base64
 import binascii
+import logging
 import re
+from datetime import timedelta
 from statistics import median
 from typing import Any
 
 from core.clock import utc
 from core.errors import ValidationFailed
 from services.deps import Deps
-from services.dsr import request_view
+from services.dsr import request_view, resume_erasures
 from services.paging import Page
 
+logger = logging.getLogger(__name__)
+
+REMIND_BEFORE = timedelta(days=7)
 STATUSES = frozenset({"in_progress", "completed", "overdue"})
 MAX_LISTED = 200
 _REQUEST_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -94,3 +99,18 @@ def report(deps: Deps) -> dict[str, Any]:
             for v in overdue
         ],
     }
+
+
+def housekeeping(deps: Deps) -> dict[str, Any]:
+    """The worker's DSR job: finish interrupted erasures, warn about deadlines (SPEC §7)."""
+    resumed = resume_erasures(deps)["resumed"]
+    now = deps.clock.now()
+    open_requests = list(
+        deps.db["dsr_requests"].find({"status": "in_progress", "deadline": {"$lt": now + REMIND_BEFORE}})
+    )
+    overdue = [d["_id"] for d in open_requests if utc(d["deadline"]) < now]
+    due_soon = [d["_id"] for d in open_requests if utc(d["deadline"]) >= now]
+    if overdue or due_soon:
+        # Ids only: which person a request is about stays in the DSR trail.
+        logger.warning("dsr deadlines", extra={"fields": {"overdue": overdue, "due_within_7_days": due_soon}})
+    return {"resumed": resumed, "overdue": len(overdue), "due_soon": len(due_soon)}

@@ -428,3 +428,28 @@ def test_callers_see_only_their_own_requests(api: Api, ada: str) -> None:
     bob = api.user("bob@example.com")
     api.call("GET", "/api/dsr/export", token=ada)
     assert api.call("GET", "/api/dsr/requests", token=bob).json["items"] == []
+
+
+def test_the_worker_job_finishes_interrupted_erasures_and_warns_of_deadlines(
+    api: Api, clock: FixedClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    from services import dsr_trail
+
+    api.user("bob@example.com")
+    bob_id = uid(api, "bob@example.com")
+    stuck = dsr._record_erasure(api.deps, bob_id, Context(actor=bob_id))
+    assert api.deps.db["subject_keys"].find_one({"_id": bob_id}).get("wrapped")
+    clock.advance(days=24)
+    with caplog.at_level("WARNING"):
+        assert dsr_trail.housekeeping(api.deps) == {"resumed": 1, "overdue": 0, "due_soon": 0}
+    assert api.deps.db["subject_keys"].find_one({"_id": bob_id}).keys() == {"_id", "destroyed_at"}
+    assert api.deps.db["dsr_requests"].find_one({"_id": stuck})["status"] == "completed"
+    assert dsr_trail.housekeeping(api.deps)["resumed"] == 0
+    # A request still open a week before its deadline is reminded of; past it, it is overdue.
+    api.deps.commit([dsr._request(api.deps, bob_id, "export")[1]], Context())
+    clock.advance(days=24)
+    assert dsr_trail.housekeeping(api.deps) == {"resumed": 0, "overdue": 0, "due_soon": 1}
+    clock.advance(days=7)
+    with caplog.at_level("WARNING"):
+        assert dsr_trail.housekeeping(api.deps) == {"resumed": 0, "overdue": 1, "due_soon": 0}
+    assert "dsr deadlines" in caplog.text
