@@ -6,6 +6,13 @@ version), a reordered pair (hash or chain mismatch), an event re-hashed to hide
 an edit (its checkpoint's Merkle root no longer matches), a forged or re-signed
 checkpoint (signature), or a truncated tail (a checkpoint or the position
 counter reaches beyond the last event).
+
+After a retention purge, positions ``1..horizon`` are accounted for by signed
+purge records (``events/retention.py``): the purged checkpoints' signatures and
+chain are still checked (their roots cannot be, their events are gone), each
+stream's chain starts from its signed head, and the walk starts at
+``horizon + 1``. Events at or below the horizon that an interrupted purge has
+not deleted yet are skipped. Any other missing position still fails.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from dataclasses import dataclass
 from events.canonical import GENESIS_HASH, chain_hash
 from events.checkpoints import GENESIS_ROOT, Checkpoint, CheckpointSigner, leaves_root
 from events.model import RecordedEvent
+from events.retention import Retention, record_failure
 
 PROGRESS_EVERY = 5000
 
@@ -31,6 +39,7 @@ class Report:
     events_checked: int
     first_failure: Failure | None
     checkpoints_checked: int = 0
+    purged: int = 0  # positions accounted for by retention purge records
 
     @property
     def ok(self) -> bool:
@@ -104,6 +113,21 @@ class _Checkpoints:
             return Failure(cp.first_position, f"checkpoint {cp.seq} has an invalid signature")
         return None
 
+    def skip_purged(self, retention: Retention) -> Failure | None:
+        """Check the checkpoints of purged ranges by header only; the last must end at the horizon."""
+        horizon = retention.horizon
+        while self._pending and self._pending[0].last_position <= horizon:
+            failure = self.header_failure()
+            if failure is not None:
+                return failure
+            cp = self._pending.pop(0)
+            self._prev_root, self._next_first = cp.root, cp.last_position + 1
+            self.checked += 1
+        last = retention.records[-1]
+        if self._next_first != horizon + 1 or self._prev_root != last.checkpoint_root:
+            return Failure(horizon + 1, f"no kept checkpoint ends at the purge horizon {horizon} with the signed root")
+        return self.header_failure()
+
     def add(self, event: RecordedEvent) -> Failure | None:
         if not self._pending:
             return None
@@ -135,18 +159,27 @@ def verify_log(
     allocated: int | None = None,
     total: int = 0,
     progress: Callable[[int, int], None] | None = None,
+    retention: Retention | None = None,
 ) -> Report:
     """Chains and checkpoints together; the first failure by position wins."""
+    retention = retention or Retention()
+    base = retention.horizon
     sealed = _Checkpoints(checkpoints, signer)
-    heads: dict[str, tuple[int, str]] = {}
+    heads: dict[str, tuple[int, str]] = dict(retention.heads)
     checked = 0
-    failure = sealed.header_failure()
+    if retention.records:
+        reason = record_failure(retention, signer)
+        failure = Failure(1, reason) if reason else sealed.skip_purged(retention)
+    else:
+        failure = sealed.header_failure()
     for event in events:
-        if failure is not None and failure.position <= checked + 1:
+        if event.position <= base:
+            continue  # purged by retention; an interrupted purge may not have deleted it yet
+        if failure is not None and failure.position <= base + checked + 1:
             break
-        reason = check_event(event, checked + 1, heads)
+        reason = check_event(event, base + checked + 1, heads)
         if reason:
-            failure = Failure(checked + 1, reason)
+            failure = Failure(base + checked + 1, reason)
             break
         heads[event.stream] = (event.version, event.hash)
         checked += 1
@@ -155,7 +188,7 @@ def verify_log(
             progress(checked, total)
     if progress:
         progress(checked, max(total, checked))
-    failure = failure or sealed.unfinished(checked)
-    if failure is None and allocated is not None and allocated > checked:
-        failure = Failure(checked + 1, f"log ends at {checked} but {allocated} positions were written")
-    return Report(checked, failure, sealed.checked)
+    failure = failure or sealed.unfinished(base + checked)
+    if failure is None and allocated is not None and allocated > base + checked:
+        failure = Failure(base + checked + 1, f"log ends at {base + checked} but {allocated} positions were written")
+    return Report(checked, failure, sealed.checked, purged=base)

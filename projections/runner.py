@@ -16,9 +16,11 @@ from collections.abc import Callable, Sequence
 
 from pymongo.database import Database
 
+from events.retention import load as load_retention
 from events.store import EventStore
 from events.upcasting import upcast
 from projections.base import Projection
+from projections.snapshots import SnapshotStore
 
 logger = logging.getLogger(__name__)
 
@@ -74,11 +76,21 @@ class Projector:
         self._checkpoints.update_one({"_id": CHECKPOINT_DOC}, {"$max": marks}, upsert=True)
 
     def rebuild(self, progress: Progress | None = None) -> int:
-        """Drop every view and replay the whole log into them."""
+        """Drop every view and replay the whole log into them.
+
+        After a retention purge the log starts past the purge horizon: the views
+        are first seeded from the snapshots the purge wrote, their checkpoints set
+        to the horizon, and only the kept events are replayed.
+        """
         with self._lock:
             for view in self.views:
                 for name in view.collections:
                     self.db.drop_collection(name)
             self._checkpoints.delete_many({})
         self.ensure_indexes()
+        retention = load_retention(self.db)
+        if retention.horizon:
+            with self._lock:
+                SnapshotStore(self.db).restore(self.db, self.views, retention.seq)
+                self._save({view.name: retention.horizon for view in self.views})
         return self.catch_up(progress)

@@ -7,6 +7,7 @@ from typing import Any
 
 from events.checkpoints import Checkpoint, proof, seal
 from events.integrity import Report, verify_log
+from events.retention import load as load_retention
 from services.deps import Deps
 
 
@@ -21,13 +22,15 @@ def allocated_positions(deps: Deps) -> int | None:
 
 
 def verify_all(deps: Deps, progress: Callable[[int, int], None] | None = None) -> Report:
+    retention = load_retention(deps.db)
     return verify_log(
-        deps.store.read_all(),
+        deps.store.read_all(retention.horizon + 1),
         deps.checkpoints.all(),
         deps.signer,
         allocated=allocated_positions(deps),
-        total=deps.store.head_position(),
+        total=deps.store.head_position() - retention.horizon,
         progress=progress,
+        retention=retention,
     )
 
 
@@ -37,6 +40,7 @@ def report_view(report: Report) -> dict[str, Any]:
         "ok": report.ok,
         "events_checked": report.events_checked,
         "checkpoints_checked": report.checkpoints_checked,
+        "purged_by_retention": report.purged,
         "first_failure": None if failure is None else {"position": failure.position, "reason": failure.reason},
     }
 
