@@ -178,10 +178,21 @@ def erase(deps: Deps, subject_id: str, password: str, confirm: str, ctx: Context
     stored = deps.vault.open(user.id, "password_hash", user.doc.get("password_hash"))
     # Re-authenticate: a stolen access token alone must not be able to destroy an account.
     if not deps.hasher.verify(stored if stored and stored.startswith("$argon2") else None, password):
+        # A wrong password here counts towards the lockout like one at login, so the
+        # holder of a stolen token cannot guess passwords here without limit.
+        deps.retrying(lambda: _wrong_password(deps, subject_id, ctx))
         raise PasswordMismatch()
     request_id = deps.retrying(lambda: _record_erasure(deps, subject_id, ctx))
     finish_erasure(deps, request_id, subject_id, ctx)
     return {"request_id": request_id, "status": "completed"}
+
+
+def _wrong_password(deps: Deps, subject_id: str, ctx: Context) -> None:
+    from services.auth import _record_failure  # the one lockout rule, shared with login
+
+    user = load_user(deps, subject_id)
+    if user is not None:
+        _record_failure(deps, user, "wrong_password", deps.clock.now(), ctx)
 
 
 def _record_erasure(deps: Deps, subject_id: str, ctx: Context) -> str:

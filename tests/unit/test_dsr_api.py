@@ -221,7 +221,6 @@ def test_export_never_contains_secrets(api: Api, busy_ada: dict[str, Any]) -> No
         ({"password": PASSWORD, "confirm": "yes"}, 422, "confirmation_required"),
         ({"password": PASSWORD}, 422, "missing"),
         ({"confirm": "DELETE"}, 422, "missing"),
-        ({"password": "not my password at all", "confirm": "DELETE"}, 403, "invalid_password"),
         ({"password": PASSWORD, "confirm": "DELETE", "everything": True}, 422, "unknown_field"),
         ({"password": {"$ne": ""}, "confirm": "DELETE"}, 422, "invalid_key"),
         ({"password": 12345678901234, "confirm": "DELETE"}, 422, "wrong_type"),
@@ -234,6 +233,24 @@ def test_bad_erasure_requests_change_nothing(api: Api, ada: str, body: dict[str,
     assert result.json["code"] == code
     assert api.db_snapshot() == before
     assert api.call("GET", "/api/users/me", token=ada).json["email"] == EMAIL
+
+
+def test_a_wrong_password_erases_nothing_and_counts_towards_the_lockout(api: Api, ada: str) -> None:
+    before = api.db_snapshot()
+    for attempt in range(5):
+        result = api.call(
+            "POST", "/api/dsr/delete", {"password": "not my password at all", "confirm": "DELETE"}, token=ada
+        )
+        assert (result.status_code, result.json["code"]) == (403, "invalid_password")
+        if attempt == 0:
+            added = [e for e in api.deps.store.read_all() if e.event_id not in before["__events__"]]
+            assert [(e.type, e.data["reason"]) for e in added] == [(T.LOGIN_FAILED, "wrong_password")]
+            assert T.USER_ERASED not in types_of(api) and T.DSR_REQUESTED not in types_of(api)
+    assert T.ACCOUNT_LOCKED in types_of(api)
+    assert api.deps.db["users"].find_one({"_id": uid(api, EMAIL)})["status"] == "active"
+    assert api.call("GET", "/api/users/me", token=ada).json["full_name"] == NAME
+    locked = api.call("POST", "/api/auth/login", {"email": EMAIL, "password": PASSWORD})
+    assert (locked.status_code, locked.json["code"]) == (401, "invalid_credentials")
 
 
 def test_erasure_needs_authentication(api: Api, ada: str) -> None:
