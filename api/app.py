@@ -9,9 +9,13 @@ from collections.abc import Callable
 import falcon
 
 from api import errors
+from api.edge import EdgeMiddleware
 from api.middleware import AuthMiddleware, RequestContextMiddleware
 from api.openapi import OpenApi
+from api.ratelimit import RateLimitMiddleware
 from api.resources import admin, applications, audit, auth, dsr, health, reports, users
+from api.resources import attachments as attachment_resources
+from api.resources import ipblocks as ipblock_resources
 from core.settings import Settings
 from services.deps import Deps
 
@@ -57,6 +61,10 @@ def _routes(provide: Callable[[], Deps]) -> list[tuple[str, object]]:
         ("/api/applications/{app_id}", applications.Item(provide)),
         ("/api/applications/{app_id}/status", applications.StatusChange(provide)),
         ("/api/applications/{app_id}/history", applications.History(provide)),
+        ("/api/applications/{app_id}/attachments", attachment_resources.Collection(provide)),
+        ("/api/applications/{app_id}/attachments/{attachment_id}", attachment_resources.Item(provide)),
+        ("/api/admin/ip-blocks", ipblock_resources.Collection(provide)),
+        ("/api/admin/ip-blocks/{block_id}", ipblock_resources.Item(provide)),
         ("/api/audit/events", audit.Events(provide)),
         ("/api/audit/verify", audit.Verify(provide)),
         ("/api/audit/checkpoints", audit.Checkpoints(provide)),
@@ -81,12 +89,14 @@ def create_app(settings: Settings, deps: DepsSource) -> falcon.App:
     app = falcon.App(
         middleware=[
             RequestContextMiddleware(settings),
+            EdgeMiddleware(settings, provide),  # HTTPS enforcement and the IP blocklist, first
             falcon.CORSMiddleware(
                 allow_origins=origins,
                 allow_credentials=origins,
                 expose_headers=["ETag", "X-Request-ID", "Retry-After", "Location"],
             ),
             AuthMiddleware(provide),
+            RateLimitMiddleware(provide),  # after auth: the API limit is per user
         ],
     )
     app.req_options.strip_url_path_trailing_slash = True

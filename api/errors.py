@@ -35,6 +35,10 @@ STATUS: dict[type[e.WardenError], int] = {
     e.ConcurrencyError: 409,
     e.VersionConflict: 412,
     e.StoreUnavailable: 503,
+    e.RateLimited: 429,
+    e.UnsupportedFileType: 415,
+    e.FileTooLarge: 413,
+    e.TooManyAttachments: 409,
 }
 
 TITLES = {
@@ -82,6 +86,8 @@ def handle_domain(req: falcon.Request, resp: falcon.Response, ex: e.WardenError,
         extra["errors"] = ex.errors
     if status == 401:
         resp.set_header("WWW-Authenticate", 'Bearer realm="warden"')
+    if isinstance(ex, e.RateLimited):
+        resp.set_header("Retry-After", str(ex.retry_after))
     if status >= 500:
         logger.error("service unavailable", extra={"fields": {"error": type(ex).__name__}})
     problem(resp, status, ex.code, ex.detail, **extra)

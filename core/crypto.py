@@ -104,3 +104,16 @@ def blind_index(key: bytes, normalized: str) -> str:
 def token_hash(token: str) -> str:
     """Hash of a high-entropy opaque token; stored instead of the token itself."""
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def seal_bytes(data_key: bytes, subject_id: str, field: str, value: bytes) -> bytes:
+    """Binary twin of ``seal_field`` (attachments): nonce + AES-256-GCM ciphertext, raw bytes."""
+    nonce = os.urandom(NONCE_BYTES)
+    return nonce + AESGCM(data_key).encrypt(nonce, value, f"{subject_id}|{field}".encode())
+
+
+def open_bytes(data_key: bytes, subject_id: str, field: str, sealed: bytes) -> bytes:
+    try:
+        return AESGCM(data_key).decrypt(sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], f"{subject_id}|{field}".encode())
+    except (InvalidTag, ValueError) as ex:
+        raise DecryptionFailed("ciphertext did not authenticate") from ex

@@ -116,3 +116,44 @@ class StoreUnavailable(WardenError):
     """The database did not answer."""
 
     code = "service_unavailable"
+
+
+class RateLimited(WardenError):
+    """Too many requests: try again later."""
+
+    code = "rate_limited"
+
+    def __init__(self, retry_after: int, limit: str = "") -> None:
+        super().__init__(f"Too many requests. Try again in {retry_after} s.")
+        self.retry_after = retry_after
+        self.limit = limit
+
+
+class IpBlocked(Forbidden):
+    """Requests from this network are blocked."""
+
+    code = "ip_blocked"
+
+
+class HttpsRequired(Forbidden):
+    """Use HTTPS."""
+
+    code = "https_required"
+
+
+class UnsupportedFileType(WardenError):
+    """Only PDF, PNG and JPEG files are accepted (detected by content)."""
+
+    code = "unsupported_media_type"
+
+
+class FileTooLarge(WardenError):
+    """The file is larger than the limit."""
+
+    code = "payload_too_large"
+
+
+class TooManyAttachments(WardenError):
+    """This application has as many attachments as it may have."""
+
+    code = "too_many_attachments"

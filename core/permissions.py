@@ -28,6 +28,7 @@ class Permission(StrEnum):
     AUDIT_READ = "audit:read"
     AUDIT_READ_PII = "audit:read_pii"
     ADMIN_USERS = "admin:users"
+    IP_BLOCKS_MANAGE = "admin:ip_blocks"  # the incident-response blocklist
     DSR_SELF = "dsr:self"  # export, erase and consents of one's own data
     DSR_MANAGE = "dsr:manage"  # every subject's DSR requests
 
@@ -57,6 +58,7 @@ MATRIX: dict[Role, frozenset[Permission]] = {
             Permission.APPLICATION_READ_ALL,
             Permission.AUDIT_READ,
             Permission.ADMIN_USERS,
+            Permission.IP_BLOCKS_MANAGE,
             Permission.DSR_MANAGE,
         }
     ),

@@ -17,6 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from core.ratelimits import PolicyError, parse_overrides
+
 logger = logging.getLogger(__name__)
 
 GENERATED_SECRETS = ("JWT_SECRET_KEY", "SECRET_KEY", "ENCRYPTION_KEY")
@@ -123,6 +125,8 @@ class Settings:
     jwt_issuer: str = "warden"
     jwt_audience: str = "warden-api"
     access_token_ttl_seconds: int = 900
+    # Overrides of core.ratelimits.DEFAULT_LIMITS as (name, max, window_seconds); () = SPEC §6 defaults.
+    rate_limits: tuple[tuple[str, int, int], ...] = ()
     consent_purposes: tuple[str, ...] = ("marketing_email", "analytics", "research")
     var_dir: str = "var"
     port: int = 8000
@@ -185,6 +189,7 @@ class Settings:
                 parallelism=_int(env.get("ARGON2_PARALLELISM", "4"), "ARGON2_PARALLELISM", 1, 16),
             ),
             consent_purposes=_split(env.get("CONSENT_PURPOSES", "marketing_email,analytics,research")),
+            rate_limits=_rate_limits(env.get("RATE_LIMITS", "")),
             var_dir=var_dir,
             port=_int(env.get("PORT", "8000"), "PORT", 1, 65535),
         )
@@ -205,7 +210,15 @@ class Settings:
             raise ConfigError("ALLOWED_ORIGINS must list origins, not '*'")
         if not self.public_base_url.startswith("https://"):
             raise ConfigError("PUBLIC_BASE_URL must be https in production")
+        if any(count == 0 for _, count, _ in self.rate_limits):
+            raise ConfigError("RATE_LIMITS may not turn a limit off (0) in production")
 
+
+def _rate_limits(text: str) -> tuple[tuple[str, int, int], ...]:
+    try:
+        return parse_overrides(text)
+    except PolicyError as ex:
+        raise ConfigError(str(ex)) from ex
 
 def _local_secrets(var_dir: Path, env: Mapping[str, str]) -> dict[str, str]:
     """Load (or create once) development secrets kept under var/ with mode 0600."""

@@ -39,6 +39,11 @@ class EventType(StrEnum):
     APPLICATION_CREATED = "application.created"
     APPLICATION_UPDATED = "application.updated"
     APPLICATION_STATUS_CHANGED = "application.status_changed"
+    APPLICATION_ATTACHMENT_ADDED = "application.attachment_added"
+
+    # The edge (issue 5): the admin IP blocklist.
+    IP_BLOCK_ADDED = "admin.ip_block_added"
+    IP_BLOCK_REMOVED = "admin.ip_block_removed"
 
 
 # Types whose events an application's history page shows.

@@ -48,6 +48,10 @@ def _load(deps: Deps, principal: Principal, app_id: str) -> dict[str, Any]:
     return doc
 
 
+# Public for the use cases that share this visibility rule (attachments).
+load = _load
+
+
 def view(deps: Deps, doc: dict[str, Any]) -> dict[str, Any]:
     owner = doc["owner_id"]
     return {

@@ -25,7 +25,7 @@ PURGE_ROLE = "wardenPurge"
 
 APPEND_ONLY = ("events", "checkpoints")
 # Working state that is not a projection view: counters, keys, mail, leases, limits …
-WORKING_COLLECTIONS = ("counters", "subject_keys", "outbox", "projection_checkpoints")
+WORKING_COLLECTIONS = ("counters", "subject_keys", "outbox", "projection_checkpoints", "rate_limits", "attachments")
 READ_WRITE = ["find", "insert", "update", "remove", "createIndex"]
 READ_APPEND = ["find", "insert", "createIndex"]
 

@@ -27,6 +27,7 @@ from events.model import Context, RecordedEvent, StreamAppend
 from events.mongo import MongoEventStore
 from events.store import EventStore
 from projections.applications import ApplicationsView
+from projections.ip_blocks import IpBlocksView
 from projections.privacy import ConsentsView, DsrRequestsView
 from projections.reports import report_views
 from projections.runner import Projector
@@ -75,6 +76,7 @@ class Deps:
         )
         keys = KeyStore(db["subject_keys"], keks, clock)
         views = [UsersView(db), SessionsView(db), ApplicationsView(db), *report_views(db)]
+        views.append(IpBlocksView(db))
         views += [ConsentsView(db), DsrRequestsView(db)]
         projector = Projector(store, db, views)
         deps = cls(
@@ -123,6 +125,10 @@ class Deps:
         self.checkpoints.ensure_indexes()
         self.db["outbox"].create_index("to_index", name="to_index")
         self.db["outbox"].create_index([("status", 1), ("next_attempt_at", 1)], name="due")
+        from services import attachments, ratelimit
+
+        ratelimit.ensure_indexes(self.db)
+        attachments.ensure_indexes(self)
 
     def commit(self, appends: Sequence[StreamAppend], ctx: Context) -> list[RecordedEvent]:
         """Append, then bring the views up to date so the next request sees the write."""

@@ -14,6 +14,7 @@ from falcon import testing
 
 from api.app import create_app
 from core.clock import FixedClock
+from core.ratelimits import UNLIMITED
 from core.settings import Argon2Params, Secret, Settings, new_encryption_key
 from events.memory import InMemoryEventStore
 from services.deps import Deps
@@ -31,6 +32,9 @@ def make_settings(**overrides: Any) -> Settings:
         encryption_key=Secret(new_encryption_key()),
         argon2=CHEAP_ARGON2,
         public_base_url="https://warden.test",
+        # Tests create many users from one address; tests/security/test_ratelimits.py
+        # covers the SPEC §6 defaults (make_settings(rate_limits=())).
+        rate_limits=UNLIMITED,
     )
     values.update(overrides)
     return Settings(**values)

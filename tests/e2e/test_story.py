@@ -125,6 +125,9 @@ def _server_env(var_dir: Path) -> dict[str, str]:
         ARGON2_MEMORY_COST="8192",
         ARGON2_PARALLELISM="1",
         PYTHONUNBUFFERED="1",
+        # Every test here signs people in from 127.0.0.1 within minutes, near SPEC §6's 5;
+        # tests/e2e/test_ratelimit_gunicorn.py runs the production limits.
+        RATE_LIMITS="login=1000/900,registration=1000/3600,password_reset=1000/3600",
     )
     return env
 
