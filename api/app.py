@@ -13,7 +13,7 @@ from api.edge import EdgeMiddleware
 from api.middleware import AuthMiddleware, RequestContextMiddleware
 from api.openapi import OpenApi
 from api.ratelimit import RateLimitMiddleware
-from api.resources import admin, applications, audit, auth, dsr, health, reports, users
+from api.resources import admin, applications, audit, auth, credentials, dsr, health, reports, users
 from api.resources import attachments as attachment_resources
 from api.resources import ipblocks as ipblock_resources
 from core.settings import Settings
@@ -49,6 +49,12 @@ def _routes(provide: Callable[[], Deps]) -> list[tuple[str, object]]:
         ("/api/auth/refresh", auth.Refresh(provide)),
         ("/api/auth/logout", auth.Logout(provide)),
         ("/api/auth/logout-all", auth.LogoutAll(provide)),
+        ("/api/auth/password/change", credentials.PasswordChange(provide)),
+        ("/api/auth/password-reset/request", credentials.PasswordResetRequest(provide)),
+        ("/api/auth/password-reset/confirm", credentials.PasswordResetConfirm(provide)),
+        ("/api/auth/2fa/setup", credentials.TotpSetup(provide)),
+        ("/api/auth/2fa/enable", credentials.TotpEnable(provide)),
+        ("/api/auth/2fa/disable", credentials.TotpDisable(provide)),
         ("/api/users/me", users.Me(provide)),
         ("/api/dsr/export", dsr.Export(provide)),
         ("/api/dsr/delete", dsr.Delete(provide)),

@@ -14,11 +14,13 @@ from typing import Any
 import falcon
 
 from api.policy import Access, requirement
-from core.errors import Forbidden, Unauthenticated
+from core.errors import Forbidden, TotpEnrollmentRequired, Unauthenticated
+from core.permissions import TOTP_REQUIRED_ROLES
 from core.settings import Settings
 from events.model import ANONYMOUS, Context
 from services.auth import authenticate
 from services.deps import Deps
+from services.principal import Principal
 
 logger = logging.getLogger("warden.access")
 
@@ -116,6 +118,7 @@ class AuthMiddleware:
         principal = authenticate(deps, token)
         if need is not Access.AUTHENTICATED and not principal.can(need):
             raise Forbidden()
+        require_second_factor(req.path, principal)
         req.context.principal = principal
         req.context.warden = Context(actor=principal.user_id, ip=req.context.ip, request_id=req.context.request_id)
 
@@ -137,6 +140,25 @@ class AuthMiddleware:
         if req.method in UNSAFE_METHODS:
             check_csrf(req)
         return token
+
+
+# Routes where holders of TOTP_REQUIRED_ROLES must have signed in with a second factor.
+TOTP_GATED_PREFIXES = ("/api/admin", "/api/audit")
+
+
+def require_second_factor(path: str, principal: Principal) -> None:
+    """The one place SPEC §4's "admins and auditors must enrol TOTP" is enforced.
+
+    Both conditions are needed: 2FA on now (the view) and this token issued after a
+    code (its amr), so a token from before enrolment, or after 2FA was turned off,
+    does not pass.
+    """
+    if not any(path == p or path.startswith(p + "/") for p in TOTP_GATED_PREFIXES):
+        return
+    if not TOTP_REQUIRED_ROLES.intersection(principal.roles):
+        return
+    if not (principal.totp_enabled and "otp" in principal.amr):
+        raise TotpEnrollmentRequired()
 
 
 class CsrfFailed(Forbidden):

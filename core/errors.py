@@ -157,3 +157,41 @@ class TooManyAttachments(WardenError):
     """This application has as many attachments as it may have."""
 
     code = "too_many_attachments"
+
+
+class TotpRequired(AuthenticationFailed):
+    """This account uses two-factor authentication: send the current code as totp."""
+
+    code = "totp_required"
+
+
+class InvalidTotp(AuthenticationFailed):
+    """The two-factor code is wrong, expired or already used."""
+
+    code = "invalid_totp"
+
+
+class InvalidTotpCode(ValidationFailed):
+    """The two-factor code is wrong, expired or already used."""
+
+    code = "invalid_totp"
+
+
+class TotpEnrollmentRequired(Forbidden):
+    """Enable two-factor authentication and log in with a code to use this endpoint."""
+
+    code = "totp_enrollment_required"
+
+
+class TotpStateConflict(InvalidTransition):
+    """Two-factor authentication is not in a state that allows this."""
+
+    def __init__(self, detail: str, code: str) -> None:
+        super().__init__(detail)
+        self.code = code
+
+
+class WrongCurrentPassword(ValidationFailed):
+    """The current password is not right."""
+
+    code = "invalid_current_password"

@@ -10,6 +10,7 @@ from events.model import RecordedEvent
 from events.types import EventType as T
 from projections.base import EntityView
 from projections.privacy import ERASURE_UPDATERS
+from projections.user_auth import AUTH_UPDATERS
 
 MAX_FAILURES_KEPT = 10
 
@@ -69,7 +70,7 @@ class UsersView(EntityView):
     def __init__(self, db: Any) -> None:
         super().__init__(db)
         self.creators = {T.USER_REGISTERED: _registered}
-        self.updaters = {**UPDATERS, **ERASURE_UPDATERS}
+        self.updaters = {**UPDATERS, **AUTH_UPDATERS, **ERASURE_UPDATERS}
 
     def ensure_indexes(self) -> None:
         self.docs.create_index([("email_index", ASCENDING)], name="email_index")

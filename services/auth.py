@@ -38,6 +38,7 @@ from events.types import EventType as T
 from services.claims import claim_holder
 from services.deps import Deps
 from services.principal import Principal
+from services.totp import login_step as totp_login_step
 from services.users import User, check_full_name, find_by_email, load_user, user_view
 
 logger = logging.getLogger(__name__)
@@ -173,7 +174,7 @@ class IssuedTokens:
     user: dict[str, Any]
 
 
-def login(deps: Deps, email: str, password: str, ctx: Context) -> IssuedTokens:
+def login(deps: Deps, email: str, password: str, ctx: Context, totp: str | None = None) -> IssuedTokens:
     user = find_by_email(deps, email)
     if user is None:
         # Unknown email: pay for one argon2 verification against a dummy hash so the
@@ -184,7 +185,7 @@ def login(deps: Deps, email: str, password: str, ctx: Context) -> IssuedTokens:
         logger.warning("login failed", extra={"fields": {"reason": "unknown_email"}})
         raise AuthenticationFailed()
     password_ok = deps.hasher.verify(_password_hash(deps, user), password)
-    return deps.retrying(lambda: _decide_login(deps, user.id, password, password_ok, ctx))
+    return deps.retrying(lambda: _decide_login(deps, user.id, password, password_ok, ctx, totp))
 
 
 def _password_hash(deps: Deps, user: User) -> str | None:
@@ -192,7 +193,9 @@ def _password_hash(deps: Deps, user: User) -> str | None:
     return value if value and value.startswith("$argon2") else None
 
 
-def _decide_login(deps: Deps, user_id: str, password: str, password_ok: bool, ctx: Context) -> IssuedTokens:
+def _decide_login(
+    deps: Deps, user_id: str, password: str, password_ok: bool, ctx: Context, totp: str | None = None
+) -> IssuedTokens:
     user = load_user(deps, user_id)
     if user is None:
         raise AuthenticationFailed()
@@ -217,7 +220,12 @@ def _decide_login(deps: Deps, user_id: str, password: str, password_ok: bool, ct
     session_id = uuid.uuid4().hex
     secret = new_opaque_token()
     amr = ["pwd"]
-    user_events = [NewEvent(T.LOGIN_SUCCEEDED, {"subject": user.id, "session_id": session_id, "amr": amr})]
+    succeeded: dict[str, Any] = {"subject": user.id, "session_id": session_id, "amr": amr}
+    if user.doc.get("totp_enabled"):
+        # Only after the password was right: the second factor is checked (and its step spent) here.
+        succeeded["totp_step"] = totp_login_step(deps, user, totp, ctx)
+        amr = succeeded["amr"] = ["pwd", "otp"]
+    user_events = [NewEvent(T.LOGIN_SUCCEEDED, succeeded)]
     stored_hash = _password_hash(deps, user)
     if stored_hash and deps.hasher.needs_rehash(stored_hash):
         sealed = deps.vault.seal(user.id, "password_hash", deps.hasher.hash(password))
@@ -235,8 +243,12 @@ def _decide_login(deps: Deps, user_id: str, password: str, password_ok: bool, ct
     return _issue(deps, user, session_id, tuple(amr), compose_token(session_id, secret))
 
 
-def _record_failure(deps: Deps, user: User, reason: str, now: Any, ctx: Context) -> None:
+def _record_failure(
+    deps: Deps, user: User, reason: str, now: Any, ctx: Context, purpose: str | None = None
+) -> None:
     data: dict[str, Any] = {"subject": user.id, "reason": reason}
+    if purpose:
+        data["purpose"] = purpose  # a password checked outside login (change, 2FA disable)
     events = [NewEvent(T.LOGIN_FAILED, data)]
     lock_until = None
     if reason == "wrong_password":
@@ -362,4 +374,4 @@ def authenticate(deps: Deps, access_token: str) -> Principal:
     user = load_user(deps, claims.user_id)
     if user is None or not user.active:
         raise Unauthenticated("The session has ended.")
-    return Principal(user.id, claims.session_id, user.roles, claims.amr)
+    return Principal(user.id, claims.session_id, user.roles, claims.amr, bool(user.doc.get("totp_enabled")))

@@ -13,6 +13,7 @@ class Principal:
     session_id: str
     roles: tuple[str, ...]
     amr: tuple[str, ...]
+    totp_enabled: bool = False  # from the view at request time, not from the token
 
     def can(self, permission: Permission) -> bool:
         return allowed(self.roles, permission)

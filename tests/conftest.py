@@ -14,6 +14,7 @@ from falcon import testing
 
 from api.app import create_app
 from core.clock import FixedClock
+from core.permissions import TOTP_REQUIRED_ROLES
 from core.ratelimits import UNLIMITED
 from core.settings import Argon2Params, Secret, Settings, new_encryption_key
 from events.memory import InMemoryEventStore
@@ -65,6 +66,8 @@ class Api:
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
         self.client = testing.TestClient(create_app(deps.settings, deps))
+        self.totp_secrets: dict[str, str] = {}
+        self._totp_steps: dict[str, int] = {}
 
     def call(self, method: str, path: str, body: Any = None, token: str | None = None, **kw: Any) -> testing.Result:
         headers = dict(kw.pop("headers", {}) or {})
@@ -106,7 +109,34 @@ class Api:
             user = users.find_by_email(self.deps, email)
             assert user is not None
             users.set_roles(self.deps, user.id, roles, Context())
-        return self.login(email)["access_token"]
+        token = self.login(email)["access_token"]
+        if TOTP_REQUIRED_ROLES.intersection(roles or ()):
+            # Admins and auditors only pass /api/admin and /api/audit with a code-backed token.
+            token = self.enrol_totp(email, token)
+        return token
+
+    def enrol_totp(self, email: str, token: str, password: str = "correct horse battery staple") -> str:
+        """Set up and enable TOTP, then log in with a code; return that access token (amr pwd+otp)."""
+        setup = self.call("POST", "/api/auth/2fa/setup", token=token)
+        assert setup.status_code == 200, setup.text
+        self.totp_secrets[email] = setup.json["secret"]
+        enabled = self.call("POST", "/api/auth/2fa/enable", {"code": self.totp_code(email)}, token=token)
+        assert enabled.status_code == 204, enabled.text
+        body = {"email": email, "password": password, "totp": self.totp_code(email)}
+        result = self.call("POST", "/api/auth/login", body)
+        assert result.status_code == 200, result.text
+        return str(result.json["access_token"])
+
+    def totp_code(self, email: str) -> str:
+        """A code for the next unused time step (the FixedClock moves on when the window is spent)."""
+        from core.totp import DRIFT_STEPS, STEP_SECONDS, code_at, step_of
+
+        current = step_of(self.deps.clock.now())
+        step = max(current, self._totp_steps.get(email, current - 1) + 1)
+        if step > current + DRIFT_STEPS:
+            self.deps.clock.advance(seconds=STEP_SECONDS * (step - current - DRIFT_STEPS))  # type: ignore[attr-defined]
+        self._totp_steps[email] = step
+        return code_at(self.totp_secrets[email], step)
 
     def db_snapshot(self) -> dict[str, list[Any]]:
         db = self.deps.db

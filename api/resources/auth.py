@@ -90,7 +90,7 @@ class Login(Resource):
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         body = json_body(req, LOGIN)
-        tokens = auth.login(self.deps, body["email"], body["password"], req.context.warden)
+        tokens = auth.login(self.deps, body["email"], body["password"], req.context.warden, body.get("totp"))
         _token_answer(resp, tokens)
 
 
