@@ -210,6 +210,17 @@ def test_reset_limit_is_per_normalized_email(limited: Api) -> None:
     assert len(events) == 1 and "ada" not in repr(events[0].data).lower()
 
 
+def test_reset_limit_over_http_answers_alike_for_known_and_unknown(limited: Api) -> None:
+    limited.register("ada@example.com")
+    for email in ("ada@example.com", "ghost@example.com"):
+        for _ in range(3):
+            result = limited.call("POST", "/api/auth/password-reset/request", {"email": email})
+            assert result.status_code == 202, result.text
+        result = limited.call("POST", "/api/auth/password-reset/request", {"email": email.upper()})
+        assert_problem(result, 429, "rate_limited")
+        assert result.headers["Retry-After"] == "3600"
+
+
 # --------------------------------------------------------------------------- configuration
 
 
