@@ -83,10 +83,11 @@ class Sender(Protocol):
 
 
 class SendGridSender:
-    def __init__(self, api_key: str, from_email: str) -> None:
+    def __init__(self, api_key: str, from_email: str, host: str | None = None) -> None:
         from sendgrid import SendGridAPIClient
 
-        self._client = SendGridAPIClient(api_key)
+        # ``host`` is for tests, which point the client at a local stub; production uses SendGrid's default.
+        self._client = SendGridAPIClient(api_key, host=host) if host else SendGridAPIClient(api_key)
         self._from = from_email
 
     def send(self, to: str, subject: str, text: str) -> None:
