@@ -470,3 +470,16 @@ def test_the_worker_job_finishes_interrupted_erasures_and_warns_of_deadlines(
     with caplog.at_level("WARNING"):
         assert dsr_trail.housekeeping(api.deps) == {"resumed": 0, "overdue": 1, "due_soon": 0}
     assert "dsr deadlines" in caplog.text
+
+
+def test_reviewing_an_erased_applicants_application_cannot_seal_new_pii(api: Api, busy_ada: dict[str, Any]) -> None:
+    reviewer = busy_ada["reviewer"]
+    second = api.call("POST", "/api/applications", {"title": "Second", "body": ""}, token=busy_ada["token"]).json
+    api.call("POST", f"/api/applications/{second['id']}/status", {"status": "submitted"}, token=busy_ada["token"])
+    api.call("POST", f"/api/applications/{second['id']}/status", {"status": "under_review"}, token=reviewer)
+    erase(api, busy_ada["token"])
+    before = api.db_snapshot()
+    path = f"/api/applications/{second['id']}/status"
+    result = api.call("POST", path, {"status": "approved", "reason": "Looks fine to me"}, token=reviewer)
+    assert (result.status_code, result.json["code"]) == (404, "not_found")
+    assert api.db_snapshot() == before  # no fresh key was minted for Ada, nothing sealed
