@@ -183,6 +183,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
         report = verify_all(deps, progress_bar("verify"))
     if report.ok:
         print(f"ok: {report.events_checked} events and {report.checkpoints_checked} checkpoints intact")
+        if report.purged:
+            print(f"positions 1..{report.purged} were purged by retention (signed purge records), not missing")
         return 0
     failure = report.first_failure
     assert failure is not None
@@ -251,6 +253,9 @@ def parser() -> argparse.ArgumentParser:
     add("db-roles", cmd_db_roles, "Create or update least-privilege MongoDB roles and print what was done.")
     add("rotate-keys", cmd_rotate_keys, "Re-wrap every data key under the current ENCRYPTION_KEY (resumable).")
     add("seal", cmd_seal, "Seal unsealed events into signed checkpoints now (the worker does this every few seconds).")
+    from cli import operations  # purge and backup (issue 8)
+
+    operations.register(add, sub)
     return root
 
 

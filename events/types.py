@@ -53,6 +53,14 @@ class EventType(StrEnum):
     IP_BLOCK_ADDED = "admin.ip_block_added"
     IP_BLOCK_REMOVED = "admin.ip_block_removed"
 
+    # Scheduled jobs (jobs/, issue 8).
+    JOB_STARTED = "job.started"
+    JOB_SUCCEEDED = "job.succeeded"
+    JOB_FAILED = "job.failed"
+    INTEGRITY_VERIFICATION_FAILED = "integrity.verification_failed"
+    BACKUP_VERIFIED = "backup.verified"
+    BACKUP_VERIFICATION_FAILED = "backup.verification_failed"
+
 
 # Types whose events an application's history page shows.
 APPLICATION_TYPES = frozenset(
