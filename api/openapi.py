@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import falcon
@@ -10,6 +11,7 @@ from api.policy import Access
 from api.resources.base import Resource, send
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+PATH_PARAMETER = re.compile(r"{(\w+)}")
 
 
 def build_spec(routes: list[tuple[str, object]]) -> dict[str, Any]:
@@ -31,11 +33,18 @@ def build_spec(routes: list[tuple[str, object]]) -> dict[str, Any]:
             }
             if need is not Access.PUBLIC:
                 operation["security"] = [{"bearer": []}, {"cookie": []}]
+            operation["responses"]["2XX"] = _success(resource, method)
+            parameters = _path_parameters(template)
+            if parameters:
+                operation["parameters"] = parameters
             if method in schemas:
                 operation["requestBody"] = {
                     "required": True,
                     "content": {"application/json": {"schema": schemas[method].openapi()}},
                 }
+            elif method in getattr(resource, "consumes", {}):
+                binary = {"schema": {"type": "string", "format": "binary"}}
+                operation["requestBody"] = {"required": True, "content": {m: binary for m in resource.consumes[method]}}
             item[method.lower()] = operation
         if item:
             paths[template] = item
@@ -50,6 +59,19 @@ def build_spec(routes: list[tuple[str, object]]) -> dict[str, Any]:
             }
         },
     }
+
+
+def _path_parameters(template: str) -> list[dict[str, Any]]:
+    return [
+        {"name": name, "in": "path", "required": True, "schema": {"type": "string", "maxLength": 200}}
+        for name in PATH_PARAMETER.findall(template)
+    ]
+
+
+def _success(resource: object, method: str) -> dict[str, Any]:
+    """What a 2xx answer carries: JSON unless the resource declares ``produces``."""
+    media = getattr(resource, "produces", {}).get(method, ("application/json",))
+    return {"description": "success (204 answers have no body)", "content": {m: {} for m in media}}
 
 
 class OpenApi(Resource):

@@ -27,8 +27,8 @@ class Collection(Resource):
     """Upload an attachment (raw body; type detected from the bytes) or list them."""
 
     policy = {"GET": Permission.APPLICATION_READ_OWN, "POST": Permission.APPLICATION_CREATE}
-    # OpenAPI: a raw file body, not JSON (see api/openapi.py).
-    raw_bodies = {"POST": ("application/pdf", "image/png", "image/jpeg", "application/octet-stream")}
+    # OpenAPI (api/openapi.py): a raw file body, not JSON.
+    consumes = {"POST": ("application/pdf", "image/png", "image/jpeg", "application/octet-stream")}
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, app_id: str) -> None:
         send(resp, {"items": attachments.list_for(self.deps, req.context.principal, app_id), "next_cursor": None})
@@ -45,7 +45,7 @@ class Item(Resource):
     """Download an attachment: always as a download, with the detected type."""
 
     policy = {"GET": Permission.APPLICATION_READ_OWN}
-    raw_responses = {"GET": ("application/pdf", "image/png", "image/jpeg")}
+    produces = {"GET": ("application/pdf", "image/png", "image/jpeg")}
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, app_id: str, attachment_id: str) -> None:
         found = attachments.download(self.deps, req.context.principal, app_id, attachment_id)

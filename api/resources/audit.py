@@ -55,6 +55,8 @@ class Events(Resource):
 class Export(Resource):
     """Every matching event as application/x-ndjson, streamed in position order."""
 
+    produces = {"GET": (NDJSON,)}
+
     policy = {"GET": Permission.AUDIT_READ}
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:

@@ -29,6 +29,7 @@ class Ready(Resource):
 
 class SecurityTxt(Resource):
     policy = {"GET": Access.PUBLIC}
+    produces = {"GET": ("text/plain",)}
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         base = self.deps.settings.public_base_url
