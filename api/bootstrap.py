@@ -4,16 +4,19 @@ Sentry, and deps built lazily after gunicorn forks."""
 from __future__ import annotations
 
 import falcon
+from sentry_sdk.integrations.falcon import FalconIntegration
 
 from api.app import create_app
 from core import logs
 from core.settings import Settings
 from services.deps import Deps
+from services.telemetry import init_sentry
 
 
 def web_app() -> falcon.App:
     settings = Settings.from_env()
     logs.configure()
+    init_sentry(settings, "web", [FalconIntegration()])
 
     def build() -> Deps:
         deps = Deps.connect(settings)

@@ -14,6 +14,7 @@ from typing import Any
 import falcon
 
 from api.policy import Access, requirement
+from core import logs
 from core.errors import Forbidden, TotpEnrollmentRequired, Unauthenticated
 from core.permissions import TOTP_REQUIRED_ROLES
 from core.settings import Settings
@@ -70,6 +71,8 @@ class RequestContextMiddleware:
         req.context.started = time.perf_counter()
         req.context.principal = None
         req.context.warden = Context(actor=ANONYMOUS, ip=req.context.ip, request_id=req.context.request_id)
+        # Every log line written while serving this request carries its id.
+        req.context.log_binding = logs.bind_request_id(req.context.request_id)
 
     def process_response(self, req: falcon.Request, resp: falcon.Response, resource: Any, req_succeeded: bool) -> None:
         resp.set_header("X-Request-ID", getattr(req.context, "request_id", "-"))
@@ -88,8 +91,19 @@ class RequestContextMiddleware:
             "latency_ms": round((time.perf_counter() - started) * 1000, 1) if started else None,
             "user_id": principal.user_id if principal else None,
         }
-        level = logging.ERROR if status >= 500 else logging.INFO
-        logger.log(level, "request", extra={"fields": fields})
+        logger.log(access_level(status), "request", extra={"fields": fields})
+        binding = getattr(req.context, "log_binding", None)
+        if binding is not None:
+            logs.unbind_request_id(binding)
+
+
+def access_level(status: int) -> int:
+    """5xx is our failure (error, alerts Sentry); 429 is a rate-limit violation (warning)."""
+    if status >= 500:
+        return logging.ERROR
+    if status == 429:
+        return logging.WARNING
+    return logging.INFO
 
 
 class AuthMiddleware:

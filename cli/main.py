@@ -92,9 +92,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_worker(args: argparse.Namespace) -> int:
     from core import logs
     from jobs.main import run
+    from services.telemetry import init_sentry
 
     logs.configure()
-    with connected(Settings.from_env()) as deps:
+    settings = Settings.from_env()
+    init_sentry(settings, "worker")
+    with connected(settings) as deps:
         run(deps)
     return 0
 

@@ -10,7 +10,7 @@ from api.resources.base import Resource, page_params, query_param, send, to_json
 from core.errors import NotFound, ValidationFailed
 from core.permissions import Permission
 from events.store import EventFilter
-from services import audit, integrity
+from services import audit, integrity, telemetry
 from services.paging import decode_cursor, encode_cursor
 
 NDJSON = "application/x-ndjson"
@@ -72,7 +72,11 @@ class Verify(Resource):
     policy = {"GET": Permission.AUDIT_READ}
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        send(resp, integrity.report_view(integrity.verify_all(self.deps)))
+        report = integrity.verify_all(self.deps)
+        if not report.ok and report.first_failure is not None:
+            # A broken log is an incident: error log line, hence a Sentry event.
+            telemetry.integrity_failed(report.first_failure.position, report.first_failure.reason, "api")
+        send(resp, integrity.report_view(report))
 
 
 class Checkpoints(Resource):
