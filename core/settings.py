@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from core.entropy import key_problem, secret_problem
 from core.ratelimits import PolicyError, parse_overrides
 
 logger = logging.getLogger(__name__)
@@ -194,6 +195,23 @@ class Settings:
             port=_int(env.get("PORT", "8000"), "PORT", 1, 65535),
         )
 
+    def _check_production_secrets(self) -> None:
+        """Refuse guessable keys: anyone who knows one forges tokens, checkpoints or reads PII."""
+        named = [("JWT_SECRET_KEY", self.jwt_secret_key), ("SECRET_KEY", self.secret_key)]
+        named += [(f"JWT_PREVIOUS_SECRET_KEYS[{i}]", k) for i, k in enumerate(self.jwt_previous_secret_keys)]
+        for name, value in named:
+            problem = secret_problem(value.reveal(), MIN_SECRET_BYTES)
+            if problem:
+                raise ConfigError(f"{name} {problem}")
+        if self.jwt_secret_key == self.secret_key:
+            raise ConfigError("SECRET_KEY must differ from JWT_SECRET_KEY (one leaked key must not give both)")
+        keys = [("ENCRYPTION_KEY", self.encryption_key)]
+        keys += [(f"ENCRYPTION_PREVIOUS_KEYS[{i}]", k) for i, k in enumerate(self.encryption_previous_keys)]
+        for name, key in keys:
+            problem = key_problem(decode_encryption_key(key.reveal(), name))
+            if problem:
+                raise ConfigError(f"{name} {problem}")
+
     def check(self) -> None:
         """Validate; in production refuse weak or missing secrets, naming the variable."""
         decode_encryption_key(self.encryption_key.reveal())
@@ -201,17 +219,16 @@ class Settings:
             decode_encryption_key(old.reveal(), f"ENCRYPTION_PREVIOUS_KEYS[{index}]")
         if not self.production:
             return
-        for name, value in (("JWT_SECRET_KEY", self.jwt_secret_key), ("SECRET_KEY", self.secret_key)):
-            if len(value.reveal().encode()) < MIN_SECRET_BYTES:
-                raise ConfigError(f"{name} is too short: use at least {MIN_SECRET_BYTES} random bytes")
+        self._check_production_secrets()
         if not self.mongodb_uri:
             raise ConfigError("MONGODB_URI is required in production")
-        if "*" in self.allowed_origins:
+        if any("*" in origin for origin in self.allowed_origins):
             raise ConfigError("ALLOWED_ORIGINS must list origins, not '*'")
         if not self.public_base_url.startswith("https://"):
             raise ConfigError("PUBLIC_BASE_URL must be https in production")
         if any(count == 0 for _, count, _ in self.rate_limits):
             raise ConfigError("RATE_LIMITS may not turn a limit off (0) in production")
+
 
 
 def _rate_limits(text: str) -> tuple[tuple[str, int, int], ...]:

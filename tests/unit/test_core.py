@@ -28,7 +28,7 @@ from core.crypto import (
 from core.emails import local_part, looks_like_email, normalize_email
 from core.errors import Forbidden, InvalidTransition, Unauthenticated, ValidationFailed, WeakPassword
 from core.passwords import PasswordHasher, check_password_policy, common_passwords
-from core.settings import Argon2Params, ConfigError, Secret, Settings, new_encryption_key
+from core.settings import Argon2Params, ConfigError, Secret, Settings, new_encryption_key, new_secret
 from core.tokens import TokenService
 from events.applications import TRANSITIONS, Status, check_transition
 from events.lockout import BASE_LOCK, MAX_LOCK, WINDOW, LockoutState, after_failure, lock_duration
@@ -527,8 +527,9 @@ def test_looks_like_email_rejects(value: str) -> None:
 def _production_env(**overrides: str | None) -> dict[str, str]:
     env: dict[str, str | None] = {
         "APP_ENV": "production",
-        "JWT_SECRET_KEY": "j" * 48,
-        "SECRET_KEY": "s" * 48,
+        # Real random values: production refuses repeated characters (core/entropy.py).
+        "JWT_SECRET_KEY": new_secret(),
+        "SECRET_KEY": new_secret(),
         "ENCRYPTION_KEY": new_encryption_key(),
         "MONGODB_URI": "mongodb://db.internal:27017",
         "PUBLIC_BASE_URL": "https://warden.example.com",
@@ -667,11 +668,11 @@ def test_secret_repr_and_str_hide_value() -> None:
 
 
 def test_settings_repr_hides_secrets() -> None:
-    env = _production_env(JWT_SECRET_KEY="jwt-" + "q" * 44, SECRET_KEY="app-" + "w" * 44)
+    env = _production_env()
     settings = Settings.from_env(env)
     text = repr(settings)
-    assert "q" * 44 not in text
-    assert "w" * 44 not in text
+    assert env["JWT_SECRET_KEY"] not in text
+    assert env["SECRET_KEY"] not in text
     assert env["ENCRYPTION_KEY"] not in text
 
 
