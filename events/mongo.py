@@ -193,7 +193,10 @@ def mongo_filter(flt: EventFilter, after_position: int) -> dict[str, Any]:
     """Build the query from typed values only: no client input reaches it as an operator."""
     query: dict[str, Any] = {"_id": {"$gt": int(after_position)}}
     if flt.types:
-        query["type"] = {"$in": [str(t) for t in flt.types]}
+        # One type as an equality: every planner (MongoDB's, and simpler wire-compatible
+        # servers that only use an index for an equality) walks type_position for it.
+        types = [str(t) for t in flt.types]
+        query["type"] = types[0] if len(types) == 1 else {"$in": types}
     if flt.actor is not None:
         query["actor"] = str(flt.actor)
     if flt.stream is not None:
