@@ -61,7 +61,6 @@ class Plan:
     from_position: int
     horizon: int  # 0: nothing to purge
     checkpoint: Checkpoint | None
-    streams: list[str]
 
     @property
     def events(self) -> int:
@@ -84,9 +83,21 @@ def plan(deps: Deps) -> Plan:
         last_old = doc["_id"]
     checkpoint = _checkpoint_ending_at_or_before(deps, last_old)
     if checkpoint is None or checkpoint.last_position <= start:
-        return Plan(when, start, 0, None, [])
-    streams = sorted(events.distinct("stream", {"_id": {"$gt": start, "$lte": checkpoint.last_position}}))
-    return Plan(when, start, checkpoint.last_position, checkpoint, streams)
+        return Plan(when, start, 0, None)
+    return Plan(when, start, checkpoint.last_position, checkpoint)
+
+
+def count_streams(deps: Deps, the_plan: Plan) -> int:
+    """How many streams lose events (a $group, not distinct: no 16 MB result limit)."""
+    if not the_plan.horizon:
+        return 0
+    pipeline = [
+        {"$match": {"_id": {"$gt": the_plan.from_position, "$lte": the_plan.horizon}}},
+        {"$group": {"_id": "$stream"}},
+        {"$count": "streams"},
+    ]
+    found = list(deps.db["events"].aggregate(pipeline))
+    return found[0]["streams"] if found else 0
 
 
 def _checkpoint_ending_at_or_before(deps: Deps, position: int) -> Checkpoint | None:
@@ -105,7 +116,7 @@ def purge(deps: Deps, *, dry_run: bool = False, progress: Progress | None = None
     summary: dict[str, Any] = {
         "cutoff": the_plan.cutoff.isoformat(),
         "events": the_plan.events,
-        "streams": len(the_plan.streams),
+        "streams": count_streams(deps, the_plan),
         "horizon": the_plan.horizon or the_plan.from_position,
     }
     if dry_run or not the_plan.horizon:
@@ -132,7 +143,7 @@ def commit(deps: Deps, the_plan: Plan) -> PurgeRecord:
     deps.db[HEADS].insert_many(
         [{"_id": f"{seq}:{s}", "purge": seq, "stream": s, "version": v, "hash": h} for s, (v, h) in heads.items()]
     )
-    for stream in the_plan.streams:
+    for stream in heads:
         docs = stream_docs(deps.projector.views, stream)
         if docs:
             snapshots.save_stream(seq, stream, docs)
@@ -166,6 +177,12 @@ def _stream_heads(deps: Deps, the_plan: Plan) -> dict[str, tuple[int, str]]:
     return heads
 
 
+def _drop_superseded(deps: Deps, seq: int, streams: list[str]) -> None:
+    if streams:
+        deps.db[HEADS].delete_many({"stream": {"$in": streams}, "purge": {"$lt": seq}})
+        SnapshotStore(deps.db).drop_superseded(seq, streams, [])
+
+
 def finish(deps: Deps, record: PurgeRecord, progress: Progress | None = None) -> None:
     """Delete positions up to the horizon in batches, then tidy up; safe to repeat."""
     events, purges = deps.db["events"], deps.db[PURGES]
@@ -182,11 +199,15 @@ def finish(deps: Deps, record: PurgeRecord, progress: Progress | None = None) ->
         {"last_position": {"$lte": record.horizon}, "purged_by": {"$exists": False}},
         {"$set": {"purged_by": record.seq}},
     )
-    streams = deps.db[HEADS].distinct("stream", {"purge": record.seq})
-    for start in range(0, len(streams), BATCH):
-        chunk = streams[start : start + BATCH]
-        deps.db[HEADS].delete_many({"stream": {"$in": chunk}, "purge": {"$lt": record.seq}})
-        SnapshotStore(deps.db).drop_superseded(record.seq, chunk, [])
+    if record.seq > 1:  # drop what this generation supersedes, a batch of streams at a time
+        cursor = deps.db[HEADS].find({"purge": record.seq}, {"stream": 1}).batch_size(BATCH)
+        chunk: list[str] = []
+        for doc in cursor:
+            chunk.append(doc["stream"])
+            if len(chunk) == BATCH:
+                _drop_superseded(deps, record.seq, chunk)
+                chunk = []
+        _drop_superseded(deps, record.seq, chunk)
     whole = [v.name for v in deps.projector.views if not is_entity_view(v)]
     SnapshotStore(deps.db).drop_superseded(record.seq, [], whole)
     purges.update_one({"_id": record.seq}, {"$set": {"status": COMPLETE}})
