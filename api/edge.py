@@ -1,4 +1,5 @@
-"""The first checks after the request context: HTTPS enforcement and the IP blocklist.
+"""The first checks after the request context: HTTPS enforcement and the IP blocklist
+(and ``Vary: Origin`` on the way out when CORS is configured).
 
 Both run in ``process_request``, before routing, authentication or body parsing,
 so a refused request costs one header look-up and at most one indexed query.
@@ -43,6 +44,12 @@ class EdgeMiddleware:
         self._require_https(req)
         if ipblocks.is_blocked(self._deps(), req.context.ip):
             raise IpBlocked()
+
+    def process_response(self, req: falcon.Request, resp: falcon.Response, resource: object, ok: bool) -> None:
+        if self._settings.allowed_origins:
+            # CORS answers differ by Origin: caches must key on it, or one origin's
+            # answer (with or without Access-Control-Allow-Origin) is served to another.
+            resp.append_header("Vary", "Origin")
 
     def _require_https(self, req: falcon.Request) -> None:
         settings = self._settings

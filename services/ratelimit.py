@@ -2,7 +2,7 @@
 
 ``check(deps, name, key)`` admits a request or raises ``RateLimited(retry_after)``.
 One document per (limit, window, key) holds a counter that ``$inc`` bumps
-atomically in a single round trip, so 30 concurrent requests on 4 workers see
+atomically (one round trip once the window's counter exists), so 30 concurrent requests on 4 workers see
 the values 1…30 exactly once each: the first ``max`` are admitted, whatever the
 worker. Windows come from the injected clock; a new window is a new document, so
 correctness never waits for a sweep. Housekeeping is MongoDB's: ``touched_at`` is
@@ -99,24 +99,33 @@ def check(deps: Deps, name: str, key: str, ctx: Context | None = None) -> None:
 
 
 def _increment(counters: Collection, counter_id: str, limit: Limit, window: Window) -> int:
-    update = {
-        "$inc": {"count": 1},
-        "$currentDate": {"touched_at": True},
-        "$setOnInsert": {"limit": limit.name, "window_end": window.end},
-    }
-    for attempt in range(2):
-        try:
-            doc = counters.find_one_and_update(
-                {"_id": counter_id}, update, upsert=True, return_document=ReturnDocument.AFTER
-            )
-            return int(doc["count"])
-        except DuplicateKeyError:
-            # Two first requests raced to insert the counter; the loser now updates it.
-            if attempt:
-                raise
-        except PyMongoError as ex:
-            raise StoreUnavailable() from ex
-    raise AssertionError("unreachable")
+    """This request's ticket in its window: 1, 2, 3 … exactly once each, on any worker.
+
+    Not one upsert: a MongoDB-wire server may apply a racing upsert's ``$inc`` yet
+    return no document (SecantusDB does), leaving the ticket unknown. So the
+    counter is incremented only once it exists, and created (count 0) when the
+    increment found nothing; the create that loses its race is a no-op.
+    """
+    bump = {"$inc": {"count": 1}, "$currentDate": {"touched_at": True}}
+    try:
+        for _ in range(2):
+            doc = counters.find_one_and_update({"_id": counter_id}, bump, return_document=ReturnDocument.AFTER)
+            if doc is not None:
+                return int(doc["count"])
+            try:
+                counters.update_one(
+                    {"_id": counter_id},
+                    {
+                        "$setOnInsert": {"count": 0, "limit": limit.name, "window_end": window.end},
+                        "$currentDate": {"touched_at": True},  # so the TTL reaps it even if never bumped
+                    },
+                    upsert=True,
+                )
+            except DuplicateKeyError:
+                pass  # another request created it first
+    except PyMongoError as ex:
+        raise StoreUnavailable() from ex
+    raise StoreUnavailable("rate-limit counter could not be created")
 
 
 def _record(deps: Deps, limit: Limit, hashed: str, window: Window, counter_id: str, ctx: Context) -> None:
