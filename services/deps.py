@@ -7,6 +7,8 @@ mongomock or a SecantusDB server with cheap argon2 parameters and a FixedClock.
 from __future__ import annotations
 
 import logging
+import random
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -37,7 +39,9 @@ from projections.users import UsersView
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
-MAX_ATTEMPTS = 8
+MAX_ATTEMPTS = 16
+# Upper bound of the random pause before retry n is n times this (seconds).
+RETRY_JITTER_SECONDS = 0.005
 
 
 @dataclass
@@ -144,5 +148,9 @@ class Deps:
             except ConcurrencyError:
                 if attempt == MAX_ATTEMPTS - 1:
                     raise
+                # Many requests racing on one stream (20 guesses at one account across the
+                # workers' threads) would collide again in lock step; a random pause lets
+                # each win in turn instead of exhausting its attempts.
+                time.sleep(random.uniform(0, RETRY_JITTER_SECONDS * (attempt + 1)))  # noqa: S311 (not crypto)
                 self.projector.catch_up()
         raise AssertionError("unreachable")
