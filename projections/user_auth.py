@@ -60,6 +60,8 @@ def _reset_completed(e: RecordedEvent) -> dict[str, Any]:
 
 AUTH_UPDATERS = {
     T.LOGIN_SUCCEEDED: _login_succeeded,
+    # An admin unlock clears the password lockout and the TOTP pause alike.
+    T.USER_UNLOCKED: lambda e: {"$set": {**LOCKOUT_CLEARED, **TOTP_THROTTLE_CLEARED, "updated_at": e.occurred_at}},
     T.USER_PASSWORD_CHANGED: lambda e: {
         "$set": {"password_hash": e.data["password_hash"], "updated_at": e.occurred_at}
     },

@@ -319,3 +319,15 @@ def test_every_2fa_change_is_an_event(api: Api) -> None:
     api.user("root@example.com", ["admin"])
     kinds = {e.type for e in api.deps.store.read_all()}
     assert {T.TOTP_SETUP_STARTED.value, T.TOTP_ENABLED.value} <= kinds
+
+
+def test_admin_unlock_clears_the_totp_pause(api: Api) -> None:
+    admin = api.user("root@example.com", ["admin"])
+    _, secret = enrolled(api)
+    wrong = f"{(int(now_code(api, secret, 1)) + 1) % 1_000_000:06d}"
+    for _ in range(5):
+        login(api, totp=wrong)
+    assert_problem(login(api, totp=now_code(api, secret, 1)), 401, "invalid_totp")
+    user_id = user_doc(api)["_id"]
+    assert api.call("POST", f"/api/admin/users/{user_id}/unlock", token=admin).status_code == 204
+    assert login(api, totp=now_code(api, secret, 1)).status_code == 200
