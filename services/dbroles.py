@@ -4,7 +4,8 @@
   and ``insert`` — the API cannot change or delete history even if compromised;
   read/write on the views and working collections it owns; nothing else.
 - ``wardenPurge`` (the worker): everything ``wardenApi`` has, plus ``remove`` on
-  ``events`` for the retention purge, the one sanctioned delete path.
+  ``events`` for the retention purge (the one sanctioned delete path), ``update``
+  on ``checkpoints`` to mark purged ranges, and writes to the purge's own records.
 
 MongoDB cannot grant "every collection but events", so collections are listed.
 ``tests/integration/test_dbroles_wire.py`` fails when a collection the app
@@ -24,10 +25,21 @@ API_ROLE = "wardenApi"
 PURGE_ROLE = "wardenPurge"
 
 APPEND_ONLY = ("events", "checkpoints")
+# Written only by the retention purge (worker); the API reads them to verify and rebuild.
+PURGE_STATE = ("retention_purges", "retention_heads", "projection_snapshots")
 # Working state that is not a projection view: counters, keys, mail, leases, limits …
-WORKING_COLLECTIONS = ("counters", "subject_keys", "outbox", "projection_checkpoints", "rate_limits", "attachments")
+WORKING_COLLECTIONS = (
+    "counters",
+    "subject_keys",
+    "outbox",
+    "projection_checkpoints",
+    "rate_limits",
+    "attachments",
+    "leases",
+)
 READ_WRITE = ["find", "insert", "update", "remove", "createIndex"]
 READ_APPEND = ["find", "insert", "createIndex"]
+READ_ONLY = ["find", "createIndex"]
 
 
 def managed_collections(deps: Deps) -> list[str]:
@@ -35,16 +47,19 @@ def managed_collections(deps: Deps) -> list[str]:
     return sorted(set(views) | set(WORKING_COLLECTIONS))
 
 
+def _grant(db_name: str, collection: str, actions: list[str]) -> dict[str, Any]:
+    return {"resource": {"db": db_name, "collection": collection}, "actions": list(actions)}
+
+
 def _privileges(db_name: str, deps: Deps, *, purge: bool) -> list[dict[str, Any]]:
-    privileges = [
-        {"resource": {"db": db_name, "collection": name}, "actions": list(READ_APPEND)} for name in APPEND_ONLY
-    ]
-    if purge:
-        privileges[0]["actions"] = [*READ_APPEND, "remove"]
-    privileges += [
-        {"resource": {"db": db_name, "collection": name}, "actions": list(READ_WRITE)}
-        for name in managed_collections(deps)
-    ]
+    history = {
+        "events": [*READ_APPEND, "remove"] if purge else READ_APPEND,
+        # The purge marks the checkpoints of purged ranges (purged_by); nothing else changes them.
+        "checkpoints": [*READ_APPEND, "update"] if purge else READ_APPEND,
+    }
+    privileges = [_grant(db_name, name, actions) for name, actions in history.items()]
+    privileges += [_grant(db_name, name, READ_WRITE if purge else READ_ONLY) for name in PURGE_STATE]
+    privileges += [_grant(db_name, name, READ_WRITE) for name in managed_collections(deps)]
     return privileges
 
 

@@ -29,7 +29,7 @@ from core.clock import FixedClock
 from events.model import Context
 from events.mongo import MongoEventStore
 from services import applications, auth
-from services.dbroles import APPEND_ONLY, managed_collections
+from services.dbroles import APPEND_ONLY, PURGE_STATE, managed_collections
 from services.deps import Deps
 from tests.conftest import make_settings
 
@@ -127,10 +127,15 @@ def test_api_role_may_only_find_and_insert_history(secured: str) -> None:
     assert all("dropCollection" not in actions for actions in granted.values())
 
 
-def test_purge_role_adds_only_remove_on_events(secured: str) -> None:
+def test_purge_role_adds_only_what_the_retention_purge_needs(secured: str) -> None:
     api, purge = _privileges(secured, "wardenApi"), _privileges(secured, "wardenPurge")
     assert purge["events"] == api["events"] | {"remove"}
-    assert {k: v for k, v in purge.items() if k != "events"} == {k: v for k, v in api.items() if k != "events"}
+    assert purge["checkpoints"] == api["checkpoints"] | {"update"}
+    for name in PURGE_STATE:
+        assert api[name] == {"find", "createIndex"}
+        assert purge[name] >= {"insert", "update", "remove"}
+    same = set(api) - {"events", "checkpoints", *PURGE_STATE}
+    assert {k: purge[k] for k in same} == {k: api[k] for k in same}
 
 
 def test_purge_role_may_remove_events(secured: str) -> None:
@@ -146,7 +151,7 @@ def test_roles_cover_every_collection_the_app_creates(secured: str) -> None:
     created = set(root[DB].list_collection_names())
     root.close()
     client = _client(secured, "api")
-    covered = set(APPEND_ONLY) | set(managed_collections(_deps(client)))
+    covered = set(APPEND_ONLY) | set(PURGE_STATE) | set(managed_collections(_deps(client)))
     client.close()
     assert created, "the first test should have created collections"
     assert created <= covered, f"not granted by db-roles: {sorted(created - covered)}"
