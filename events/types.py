@@ -41,6 +41,7 @@ class EventType(StrEnum):
     CONSENT_WITHDRAWN = "consent.withdrawn"
     DSR_REQUESTED = "dsr.requested"
     DSR_COMPLETED = "dsr.completed"
+    DSR_DEADLINE_REMINDER = "dsr.deadline_reminder"
     USER_ERASED = "user.erased"
     EMAIL_RELEASED = "email.released"
 

@@ -99,7 +99,7 @@ class DsrRequestsView(EntityView):
     def __init__(self, db: Database) -> None:
         super().__init__(db)
         self.creators = {T.DSR_REQUESTED: _requested}
-        self.updaters = {T.DSR_COMPLETED: _completed}
+        self.updaters = {T.DSR_COMPLETED: _completed, T.DSR_DEADLINE_REMINDER: _reminded}
 
     def ensure_indexes(self) -> None:
         self.docs.create_index([("subject", ASCENDING), ("requested_at", DESCENDING)], name="subject")
@@ -116,6 +116,10 @@ def _requested(e: RecordedEvent) -> dict[str, Any]:
         "completed_at": None,
         "outcome": None,
     }
+
+
+def _reminded(e: RecordedEvent) -> dict[str, Any]:
+    return {"$addToSet": {"reminders_sent": e.data["days_before"]}}
 
 
 def _completed(e: RecordedEvent) -> dict[str, Any]:

@@ -6,12 +6,16 @@ import base64
 import binascii
 import logging
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 from statistics import median
 from typing import Any
 
-from core.clock import utc
-from core.errors import ValidationFailed
+from core.clock import isoformat, utc
+from core.errors import ConcurrencyError, ValidationFailed
+from core.permissions import Role
+from events.keys import ERASED
+from events.model import SYSTEM, Context, NewEvent, StreamAppend, stream_id
+from events.types import EventType as T
 from services.deps import Deps
 from services.dsr import request_view, resume_erasures
 from services.paging import Page
@@ -19,6 +23,7 @@ from services.paging import Page
 logger = logging.getLogger(__name__)
 
 REMIND_BEFORE = timedelta(days=7)
+REMINDER_DAYS = (7, 1)
 STATUSES = frozenset({"in_progress", "completed", "overdue"})
 MAX_LISTED = 200
 _REQUEST_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -102,7 +107,7 @@ def report(deps: Deps) -> dict[str, Any]:
 
 
 def housekeeping(deps: Deps) -> dict[str, Any]:
-    """The worker's DSR job: finish interrupted erasures, warn about deadlines (SPEC §7)."""
+    """The worker's DSR job: finish interrupted erasures, remind of deadlines (SPEC §7)."""
     resumed = resume_erasures(deps)["resumed"]
     now = deps.clock.now()
     open_requests = list(
@@ -110,7 +115,34 @@ def housekeeping(deps: Deps) -> dict[str, Any]:
     )
     overdue = [d["_id"] for d in open_requests if utc(d["deadline"]) < now]
     due_soon = [d["_id"] for d in open_requests if utc(d["deadline"]) >= now]
+    reminded = sum(_remind(deps, doc, now) for doc in open_requests)
     if overdue or due_soon:
         # Ids only: which person a request is about stays in the DSR trail.
         logger.warning("dsr deadlines", extra={"fields": {"overdue": overdue, "due_within_7_days": due_soon}})
-    return {"resumed": resumed, "overdue": len(overdue), "due_soon": len(due_soon)}
+    return {"resumed": resumed, "overdue": len(overdue), "due_soon": len(due_soon), "reminded": reminded}
+
+
+def _remind(deps: Deps, doc: dict[str, Any], now: datetime) -> int:
+    """Send each reminder (7 days, then 1 day before the deadline) once: an event, and mail to admins."""
+    left = utc(doc["deadline"]) - now
+    due = [days for days in REMINDER_DAYS if left <= timedelta(days=days) and days not in doc.get("reminders_sent", [])]
+    if not due:
+        return 0
+    days = min(due)  # a job that was down past both marks sends the nearer one only
+    event = NewEvent(T.DSR_DEADLINE_REMINDER, {"subject": doc["subject"], "days_before": days})
+    try:
+        deps.commit([StreamAppend(stream_id("dsr", doc["_id"]), doc["version"], (event,))], Context(actor=SYSTEM))
+    except ConcurrencyError:
+        return 0  # another worker reminded (or the request moved on) first
+    for admin in deps.db["users"].find({"roles": Role.ADMIN.value, "status": "active"}):
+        email = deps.vault.open(admin["_id"], "email", admin["email"])
+        if email and email != ERASED:
+            deps.mailer.send(
+                subject_id=admin["_id"],
+                to=email,
+                subject=f"Data-subject request due in {days} day(s)",
+                text=f"The {doc['kind']} request {doc['_id']} is due by {isoformat(doc['deadline'])} "
+                "and is still open. See GET /api/admin/dsr.\n",
+                kind="dsr_reminder",
+            )
+    return 1

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from core.clock import FixedClock, isoformat
-from events.model import Context
+from events.model import Context, stream_id
 from events.types import EventType as T
 from services import dsr, users
 from tests.conftest import Api
@@ -458,18 +458,48 @@ def test_the_worker_job_finishes_interrupted_erasures_and_warns_of_deadlines(
     assert api.deps.db["subject_keys"].find_one({"_id": bob_id}).get("wrapped")
     clock.advance(days=24)
     with caplog.at_level("WARNING"):
-        assert dsr_trail.housekeeping(api.deps) == {"resumed": 1, "overdue": 0, "due_soon": 0}
+        assert dsr_trail.housekeeping(api.deps) == {"resumed": 1, "overdue": 0, "due_soon": 0, "reminded": 0}
     assert api.deps.db["subject_keys"].find_one({"_id": bob_id}).keys() == {"_id", "destroyed_at"}
     assert api.deps.db["dsr_requests"].find_one({"_id": stuck})["status"] == "completed"
     assert dsr_trail.housekeeping(api.deps)["resumed"] == 0
     # A request still open a week before its deadline is reminded of; past it, it is overdue.
     api.deps.commit([dsr._request(api.deps, bob_id, "export")[1]], Context())
     clock.advance(days=24)
-    assert dsr_trail.housekeeping(api.deps) == {"resumed": 0, "overdue": 0, "due_soon": 1}
+    assert dsr_trail.housekeeping(api.deps) == {"resumed": 0, "overdue": 0, "due_soon": 1, "reminded": 1}
     clock.advance(days=7)
     with caplog.at_level("WARNING"):
-        assert dsr_trail.housekeeping(api.deps) == {"resumed": 0, "overdue": 1, "due_soon": 0}
+        # The 1-day reminder was never sent (the job "missed" it): it goes now, once.
+        assert dsr_trail.housekeeping(api.deps) == {"resumed": 0, "overdue": 1, "due_soon": 0, "reminded": 1}
     assert "dsr deadlines" in caplog.text
+
+
+def test_deadline_reminders_go_once_at_7_and_at_1_day_before_to_admins(api: Api, clock: FixedClock) -> None:
+    from services import dsr_trail
+
+    api.user("dpo@example.com", ["admin"])
+    api.user("carol@example.com")
+    carol = uid(api, "carol@example.com")
+    request_id, requested = dsr._request(api.deps, carol, "export")
+    api.deps.commit([requested], Context())
+
+    def reminders() -> list[int]:
+        events = api.deps.store.read_stream(stream_id("dsr", request_id))
+        return [e.data["days_before"] for e in events if e.type == T.DSR_DEADLINE_REMINDER]
+
+    def mails() -> int:
+        return sum(m["kind"] == "dsr_reminder" for m in api.deps.mailer.list(to="dpo@example.com"))
+
+    clock.advance(days=22)  # 8 days left: nothing yet
+    assert dsr_trail.housekeeping(api.deps)["reminded"] == 0 and reminders() == []
+    clock.advance(days=1, hours=1)  # under 7 days left
+    assert dsr_trail.housekeeping(api.deps)["reminded"] == 1
+    assert dsr_trail.housekeeping(api.deps)["reminded"] == 0  # hourly runs do not repeat it
+    assert reminders() == [7] and mails() == 1
+    clock.advance(days=6)  # under 1 day left
+    dsr_trail.housekeeping(api.deps)
+    dsr_trail.housekeeping(api.deps)
+    assert reminders() == [7, 1] and mails() == 2
+    assert api.deps.db["dsr_requests"].find_one({"_id": request_id})["reminders_sent"] == [7, 1]
 
 
 def test_reviewing_an_erased_applicants_application_cannot_seal_new_pii(api: Api, busy_ada: dict[str, Any]) -> None:
