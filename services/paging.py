@@ -11,6 +11,7 @@ from core.errors import ValidationFailed
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
+MAX_POSITION = 2**63
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,8 @@ def decode_cursor(cursor: str | None) -> int | None:
         if not raw.startswith("p"):
             raise ValueError
         value = int(raw[1:])
-        if value < 0:
+        # Positions are BSON int64: a larger number cannot even be sent in a query.
+        if not 0 <= value < MAX_POSITION:
             raise ValueError
         return value
     except (ValueError, binascii.Error, UnicodeDecodeError) as ex:

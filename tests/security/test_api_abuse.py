@@ -26,8 +26,20 @@ def b64(text: str) -> str:
     return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
 
-# Cursors of the wrong shape. (A well-formed cursor beyond 2**63 is left out: see the issue note.)
-BAD_CURSORS = ["garbage", "!!!", b64("p-1"), b64("pabc"), b64("x12"), b64('{"$gt": 0}'), b64("p1.5"), "p1", "=" * 8]
+# Cursors of the wrong shape, and numbers past BSON int64 (a 500 over the wire before the fix).
+BAD_CURSORS = [
+    "garbage",
+    "!!!",
+    b64("p9223372036854775808"),
+    b64("p" + "9" * 40),
+    b64("p-1"),
+    b64("pabc"),
+    b64("x12"),
+    b64('{"$gt": 0}'),
+    b64("p1.5"),
+    "p1",
+    "=" * 8,
+]
 
 
 @pytest.fixture
