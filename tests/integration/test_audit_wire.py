@@ -19,14 +19,16 @@ APPENDERS = 3
 BATCHES = 60  # per appender, 1-3 events each
 
 
-def _append_batches(deps: Deps, name: str, errors: list[BaseException]) -> None:
+def _append_batches(deps: Deps, name: str, errors: list[BaseException], started: threading.Event) -> None:
     try:
         for n in range(BATCHES):
             kind = "test.even" if n % 2 == 0 else "test.odd"
             events = tuple(NewEvent(kind, {"n": n, "i": i}) for i in range(1 + n % 3))
             deps.store.append([StreamAppend(f"load-{name}-{n}", 0, events)], Context(actor=name))
+            started.set()
     except BaseException as ex:  # noqa: BLE001  (reported to the test thread)
         errors.append(ex)
+        started.set()
 
 
 def _walk(api: Api, token: str, **params: str) -> list[int]:
@@ -49,9 +51,15 @@ def test_paging_while_others_append_has_no_duplicates_and_no_skips(wire_deps: De
     auditor = api.user("auditor@example.com", ["auditor"])
     start = wire_deps.store.head_position()
     errors: list[BaseException] = []
-    threads = [threading.Thread(target=_append_batches, args=(wire_deps, f"a{i}", errors)) for i in range(APPENDERS)]
+    started = threading.Event()
+    threads = [
+        threading.Thread(target=_append_batches, args=(wire_deps, f"a{i}", errors, started)) for i in range(APPENDERS)
+    ]
     for thread in threads:
         thread.start()
+    # Walk only once appending is under way, so the walk is sure to meet concurrent events
+    # (it used to finish first now and then, and the last assertion flaked).
+    assert started.wait(30)
     walked = _walk(api, auditor, **params)
     for thread in threads:
         thread.join()
