@@ -9,7 +9,6 @@ with no number lost or repeated — the optimistic-concurrency retry at work.
 from __future__ import annotations
 
 import json
-import subprocess
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -20,18 +19,14 @@ from urllib.parse import urlencode
 import pytest
 
 from tests.e2e.test_story import (
-    HOST,
     PASSWORD,
     Server,
-    _free_port,
     _login,
     _login_with_totp,
     _register_verified,
     _server_env,
     _set_roles,
-    _stop,
-    _wait_ready,
-    _warden_command,
+    serving,
 )
 
 pytestmark = pytest.mark.e2e
@@ -45,22 +40,8 @@ VICTIM = "victim@example.com"
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     root: Path = tmp_path_factory.mktemp("warden-lockout")
     env = _server_env(root / "var")
-    port = _free_port()
-    log_path = root / "serve.log"
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            [*_warden_command(), "serve", "--bind", f"{HOST}:{port}", "--workers", str(WORKERS)],
-            env=env,
-            cwd=root,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    srv = Server(port=port, env=env, cwd=root, process=process, log_path=log_path)
-    try:
-        _wait_ready(srv)
+    with serving(root, workers=WORKERS, env=env) as srv:
         yield srv
-    finally:
-        _stop(process)
 
 
 def _wrong_login(server: Server, results: list[int], barrier: threading.Barrier) -> None:

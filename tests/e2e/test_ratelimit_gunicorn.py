@@ -7,14 +7,13 @@ X-Forwarded-For (TRUSTED_PROXY_COUNT=0) must not buy a fresh budget.
 
 from __future__ import annotations
 
-import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_story import HOST, Server, _free_port, _server_env, _stop, _wait_ready, _warden_command
+from tests.e2e.test_story import Server, _server_env, serving
 
 pytestmark = pytest.mark.e2e
 
@@ -27,22 +26,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     root: Path = tmp_path_factory.mktemp("warden-ratelimit")
     env = _server_env(root / "var")
     env.pop("RATE_LIMITS", None)  # the production defaults
-    port = _free_port()
-    log_path = root / "serve.log"
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            [*_warden_command(), "serve", "--bind", f"{HOST}:{port}", "--workers", str(WORKERS)],
-            env=env,
-            cwd=root,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    srv = Server(port=port, env=env, cwd=root, process=process, log_path=log_path)
-    try:
-        _wait_ready(srv)
+    with serving(root, workers=WORKERS, env=env) as srv:
         yield srv
-    finally:
-        _stop(process)
 
 
 def _login(server: Server, results: list[tuple[int, dict[str, str]]], barrier: threading.Barrier, n: int) -> None:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_story import HOST, PASSWORD, Server, _free_port, _server_env, _stop, _wait_ready, _warden_command
+from tests.e2e.test_story import HOST, PASSWORD, Server, _server_env, serving
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -34,22 +34,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     env["REQUIRE_EMAIL_VERIFICATION"] = "false"
     # Thousands of requests from one address and one user: lift the limits for this run only.
     env["RATE_LIMITS"] = "login=100000/900,registration=100000/3600,password_reset=100000/3600,api=100000/60"
-    port = _free_port()
-    log_path = root / "serve.log"
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            [*_warden_command(), "serve", "--bind", f"{HOST}:{port}", "--workers", "2"],
-            env=env,
-            cwd=root,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    srv = Server(port=port, env=env, cwd=root, process=process, log_path=log_path)
-    try:
-        _wait_ready(srv)
+    with serving(root, workers=2, env=env) as srv:
         yield srv
-    finally:
-        _stop(process)
 
 
 def test_schemathesis_finds_no_5xx_and_no_nonconformance(server: Server) -> None:

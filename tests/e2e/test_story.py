@@ -9,6 +9,7 @@ all traffic goes to 127.0.0.1.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
@@ -177,16 +178,18 @@ def module_timer(request: pytest.FixtureRequest) -> Iterator[None]:
         print(f"\n{line}")
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    root = tmp_path_factory.mktemp("warden-e2e")
-    var_dir = root / "var"
-    env = _server_env(var_dir)
+@contextlib.contextmanager
+def serving(root: Path, *, workers: int = 2, env: dict[str, str] | None = None) -> Iterator[Server]:
+    """`warden serve` on a free port with data under ``root``, ready, stopped on exit.
+
+    Every e2e module starts its server through this; ``env`` defaults to ``_server_env``.
+    """
+    env = env if env is not None else _server_env(root / "var")
     port = _free_port()
     log_path = root / "serve.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            [*_warden_command(), "serve", "--bind", f"{HOST}:{port}", "--workers", "2"],
+            [*_warden_command(), "serve", "--bind", f"{HOST}:{port}", "--workers", str(workers)],
             env=env,
             cwd=root,
             stdout=log,
@@ -198,6 +201,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         yield srv
     finally:
         _stop(process)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    with serving(tmp_path_factory.mktemp("warden-e2e")) as srv:
+        yield srv
 
 
 def _register_verified(server: Server, email: str, name: str) -> None:
