@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 import uuid
 from collections.abc import Callable
@@ -20,7 +18,7 @@ from events.model import SYSTEM, Context, NewEvent, StreamAppend, stream_id
 from events.types import EventType as T
 from services.claims import claim_holder
 from services.deps import Deps
-from services.paging import Page
+from services.paging import Page, decode_key_cursor, encode_key_cursor
 from services.users import User, load_user
 
 
@@ -102,19 +100,11 @@ def list_users(deps: Deps, role: str | None, status: str | None, q: str | None, 
 
 
 def encode_id_cursor(user_id: str) -> str:
-    return base64.urlsafe_b64encode(f"u{user_id}".encode()).decode().rstrip("=")
+    return encode_key_cursor("u", user_id)
 
 
 def decode_id_cursor(cursor: str | None) -> str | None:
-    if cursor is None:
-        return None
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raw = ""
-    if not raw.startswith("u") or not _USER_ID.match(raw[1:]):
-        raise ValidationFailed("Invalid cursor.", errors=[{"field": "cursor", "code": "invalid"}])
-    return raw[1:]
+    return decode_key_cursor(cursor, "u", _USER_ID)
 
 
 def get_user(deps: Deps, user_id: str) -> User:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import logging
 import re
 from datetime import datetime, timedelta
@@ -18,7 +16,7 @@ from events.model import SYSTEM, Context, NewEvent, StreamAppend, stream_id
 from events.types import EventType as T
 from services.deps import Deps
 from services.dsr import request_view, resume_erasures
-from services.paging import Page
+from services.paging import Page, decode_key_cursor, encode_key_cursor
 
 logger = logging.getLogger(__name__)
 
@@ -30,19 +28,11 @@ _REQUEST_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
 def encode_cursor(request_id: str) -> str:
-    return base64.urlsafe_b64encode(f"r{request_id}".encode()).decode().rstrip("=")
+    return encode_key_cursor("r", request_id)
 
 
 def decode_cursor(cursor: str | None) -> str | None:
-    if cursor is None:
-        return None
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raw = ""
-    if not raw.startswith("r") or not _REQUEST_ID.match(raw[1:]):
-        raise ValidationFailed("Invalid cursor.", errors=[{"field": "cursor", "code": "invalid"}])
-    return raw[1:]
+    return decode_key_cursor(cursor, "r", _REQUEST_ID)
 
 
 def own_requests(deps: Deps, subject_id: str) -> list[dict[str, Any]]:

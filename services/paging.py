@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,3 +50,20 @@ def parse_limit(value: str | None) -> int:
     if not value.isdigit() or not 1 <= int(value) <= MAX_LIMIT:
         raise ValidationFailed("limit must be 1–200.", errors=[{"field": "limit", "code": "out_of_range"}])
     return int(value)
+
+
+def encode_key_cursor(tag: str, key: str) -> str:
+    """An opaque cursor over a string key (an id), tagged so cursors of lists do not mix."""
+    return base64.urlsafe_b64encode(f"{tag}{key}".encode()).decode().rstrip("=")
+
+
+def decode_key_cursor(cursor: str | None, tag: str, shape: re.Pattern[str]) -> str | None:
+    if cursor is None:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raw = ""
+    if not raw.startswith(tag) or not shape.match(raw[len(tag) :]):
+        raise ValidationFailed("Invalid cursor.", errors=[{"field": "cursor", "code": "invalid"}])
+    return raw[len(tag) :]
