@@ -15,6 +15,7 @@ Usage: python depscan.py REQUIREMENTS_FILE   (pinned, e.g. `pip freeze --exclude
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import tempfile
@@ -64,7 +65,10 @@ def findings(report: dict | None) -> list[tuple[str, str, list[str]]]:
 
 def skip_reasons(report: dict | None, stderr: str) -> str:
     reasons = [d.get("skip_reason", "") for d in (report or {}).get("dependencies", []) if d.get("skip_reason")]
-    return reasons[0] if reasons else (stderr or "no advisory returned")
+    reason = reasons[0] if reasons else (stderr or "no advisory returned")
+    # Keep the reason short and free of service host names: the kind of failure is enough.
+    reason = reason.splitlines()[-1] if reason.strip() else reason
+    return re.sub(r"\(.*", "", reason).strip()[:160] or "no advisory returned"
 
 
 def main(requirements: str) -> int:
