@@ -39,7 +39,7 @@ from services.claims import claim_holder
 from services.deps import Deps
 from services.principal import Principal
 from services.totp import login_step as totp_login_step
-from services.users import User, check_full_name, find_by_email, load_user, user_view
+from services.users import User, check_full_name, find_by_email, load_user, notify, user_view
 
 logger = logging.getLogger(__name__)
 
@@ -129,16 +129,14 @@ def _duplicate(deps: Deps, existing_id: str, claim_stream: str, version: int, ct
     )
     user = load_user(deps, existing_id)
     if user is not None and user.active:
-        email = deps.vault.open(user.id, "email", user.doc["email"])
-        if email:
-            deps.mailer.send(
-                subject_id=user.id,
-                to=email,
-                subject="Someone tried to register with your address",
-                text="Someone tried to create a Warden account with this address, which already has one. "
-                "If it was you, log in or reset your password. Otherwise you can ignore this message.\n",
-                kind="duplicate_registration",
-            )
+        notify(
+            deps,
+            user,
+            subject="Someone tried to register with your address",
+            text="Someone tried to create a Warden account with this address, which already has one. "
+            "If it was you, log in or reset your password. Otherwise you can ignore this message.\n",
+            kind="duplicate_registration",
+        )
     return Registration(None)
 
 
@@ -243,9 +241,7 @@ def _decide_login(
     return _issue(deps, user, session_id, tuple(amr), compose_token(session_id, secret))
 
 
-def _record_failure(
-    deps: Deps, user: User, reason: str, now: Any, ctx: Context, purpose: str | None = None
-) -> None:
+def _record_failure(deps: Deps, user: User, reason: str, now: Any, ctx: Context, purpose: str | None = None) -> None:
     data: dict[str, Any] = {"subject": user.id, "reason": reason}
     if purpose:
         data["purpose"] = purpose  # a password checked outside login (change, 2FA disable)
@@ -265,16 +261,14 @@ def _record_failure(
     logger.warning("login failed", extra={"fields": {"reason": reason, "user_id": user.id}})
     if lock_until is not None:
         logger.warning("account locked", extra={"fields": {"user_id": user.id}})
-        email = deps.vault.open(user.id, "email", user.doc["email"])
-        if email:
-            deps.mailer.send(
-                subject_id=user.id,
-                to=email,
-                subject="Your Warden account was locked",
-                text="After several failed sign-in attempts your account is locked for a while. "
-                "If this was not you, reset your password.\n",
-                kind="account_locked",
-            )
+        notify(
+            deps,
+            user,
+            subject="Your Warden account was locked",
+            text="After several failed sign-in attempts your account is locked for a while. "
+            "If this was not you, reset your password.\n",
+            kind="account_locked",
+        )
 
 
 def _issue(deps: Deps, user: User, session_id: str, amr: tuple[str, ...], refresh_token: str) -> IssuedTokens:

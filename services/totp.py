@@ -21,7 +21,7 @@ from events.model import Context, NewEvent, StreamAppend, stream_id
 from events.types import EventType as T
 from services.deps import Deps
 from services.principal import Principal
-from services.users import User, load_user
+from services.users import User, load_user, notify
 
 ISSUER = "Warden"
 
@@ -70,16 +70,14 @@ def check_code(
 
 def _mail_owner(deps: Deps, user: User) -> None:
     """Five wrong codes mean someone may hold the password: tell the owner once per lock."""
-    email = deps.vault.open(user.id, "email", user.doc["email"])
-    if email:
-        deps.mailer.send(
-            subject_id=user.id,
-            to=email,
-            subject="Several wrong two-factor codes on your Warden account",
-            text="Someone entered several wrong two-factor codes for your account, so code entry is paused "
-            "for a while. If this was not you, change your password now.\n",
-            kind="totp_locked",
-        )
+    notify(
+        deps,
+        user,
+        subject="Several wrong two-factor codes on your Warden account",
+        text="Someone entered several wrong two-factor codes for your account, so code entry is paused "
+        "for a while. If this was not you, change your password now.\n",
+        kind="totp_locked",
+    )
 
 
 def login_step(deps: Deps, user: User, code: str | None, ctx: Context) -> int:

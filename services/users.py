@@ -8,6 +8,7 @@ from typing import Any
 from core.clock import utc
 from core.errors import NotFound, ValidationFailed
 from core.permissions import ALL_ROLES
+from events.keys import ERASED
 from events.lockout import LockoutState
 from events.model import Context, NewEvent, StreamAppend, stream_id
 from events.types import EventType as T
@@ -63,6 +64,15 @@ def user_view(deps: Deps, user: User) -> dict[str, Any]:
         "totp_enabled": bool(user.doc.get("totp_enabled")),
         "created_at": utc(user.doc["created_at"]),
     }
+
+
+def notify(deps: Deps, user: User, *, subject: str, text: str, kind: str) -> bool:
+    """Queue mail to a user's own address; nothing goes to an erased (unreadable) address."""
+    email = deps.vault.open(user.id, "email", user.doc["email"])
+    if not email or email == ERASED:
+        return False
+    deps.mailer.send(subject_id=user.id, to=email, subject=subject, text=text, kind=kind)
+    return True
 
 
 def check_full_name(value: str) -> str:
