@@ -12,7 +12,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from core.settings import new_encryption_key, new_secret
+from tests.e2e.test_story import _free_port, _warden_command
 
 pytestmark = pytest.mark.e2e
 
@@ -30,17 +30,6 @@ HOST = "127.0.0.1"
 READY_TIMEOUT = 60.0
 STOP_TIMEOUT = 20.0
 RUN_TIMEOUT = 60.0
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
-
-
-def _warden() -> list[str]:
-    script = Path(sys.executable).with_name("warden")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "cli.main"]
 
 
 def dockerfile_instruction(name: str) -> list[str]:
@@ -100,7 +89,7 @@ def _assert_refused(result: subprocess.CompletedProcess[str], variable: str) -> 
 def test_warden_serve_refuses_bad_production_config(case: str, tmp_path: Path) -> None:
     variable, overrides = BAD_CONFIG[case]
     result = subprocess.run(
-        [*_warden(), "serve", "--bind", f"{HOST}:{_free_port()}"],
+        [*_warden_command(), "serve", "--bind", f"{HOST}:{_free_port()}"],
         env=production_env(tmp_path, **overrides),
         cwd=tmp_path,
         capture_output=True,
